@@ -1,0 +1,160 @@
+#include "gateway/gateway.hpp"
+
+#include <thread>
+
+#include "gateway/beast.hpp"
+#include "gateway/event_builder.hpp"
+#include "gateway/listener.hpp"
+#include "gateway/websocket_session.hpp"
+
+namespace stratus::gateway {
+
+gateway::gateway(gateway_options options, route_table routes, dev_token_issuer* tokens)
+    : options_(std::move(options)), routes_(std::move(routes)), tokens_(tokens),
+      workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))),
+      ioc_(std::max(1, options_.io_threads))
+{
+}
+
+gateway::~gateway()
+{
+    workers_.join();
+}
+
+result<tcp::endpoint> gateway::listen()
+{
+    beast::error_code ec;
+    auto const address = net::ip::make_address(options_.host, ec);
+    if (ec) {
+        return fail(errc::invalid_request, "invalid --host '" + options_.host + "': " + ec.message());
+    }
+    listener_ = std::make_shared<listener>(ioc_, *this);
+    auto bound = listener_->open(tcp::endpoint{address, options_.port});
+    if (!bound) {
+        return bound;
+    }
+    listener_->run();
+    signals_.emplace(ioc_, SIGINT, SIGTERM);
+    signals_->async_wait([this](beast::error_code const& error, int) {
+        if (!error) {
+            shutdown();
+        }
+    });
+    return bound;
+}
+
+void gateway::run()
+{
+    std::vector<std::thread> threads;
+    for (int i = 1; i < options_.io_threads; ++i) {
+        threads.emplace_back([this] { ioc_.run(); });
+    }
+    ioc_.run();
+    for (auto& t : threads) {
+        t.join();
+    }
+    // Let in-flight handler calls ($disconnect events) finish.
+    workers_.join();
+}
+
+void gateway::shutdown()
+{
+    if (stopping_.exchange(true)) {
+        return;
+    }
+    net::post(ioc_, [this] {
+        if (listener_) {
+            listener_->stop();
+        }
+        if (signals_) {
+            signals_->cancel();
+        }
+        std::vector<std::shared_ptr<websocket_session>> live;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto const& [id, weak] : sessions_) {
+                if (auto session = weak.lock()) {
+                    live.push_back(std::move(session));
+                }
+            }
+        }
+        for (auto const& session : live) {
+            session->close(1001, "Going away");
+        }
+        // Give sessions a moment to close cleanly, then stop the loop.
+        auto timer = std::make_shared<net::steady_timer>(ioc_, std::chrono::seconds(2));
+        timer->async_wait([this, timer](beast::error_code const&) { ioc_.stop(); });
+    });
+}
+
+std::vector<push_status> gateway::push(std::span<std::string const> connection_ids, std::string_view payload)
+{
+    std::vector<push_status> statuses(connection_ids.size(), push_status::gone);
+    std::vector<std::pair<std::size_t, std::shared_ptr<websocket_session>>> targets;
+    targets.reserve(connection_ids.size());
+    {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = 0; i < connection_ids.size(); ++i) {
+            auto const it = sessions_.find(connection_ids[i]);
+            if (it != sessions_.end()) {
+                if (auto session = it->second.lock()) {
+                    targets.emplace_back(i, std::move(session));
+                }
+            }
+        }
+    }
+    // One immutable buffer shared by every recipient: no per-recipient copy.
+    auto const frame = std::make_shared<std::string const>(payload);
+    for (auto& [index, session] : targets) {
+        statuses[index] = session->send(frame) ? push_status::sent : push_status::gone;
+    }
+    return statuses;
+}
+
+void gateway::invoke(worker_strand& strand, std::string event, std::function<void(result<std::string>)> done)
+{
+    net::post(strand, [this, event = std::move(event), done = std::move(done)]() mutable {
+        if (integration_ == nullptr) {
+            done(fail(errc::internal, "no integration configured"));
+            return;
+        }
+        done(integration_->invoke(event));
+    });
+}
+
+gateway::worker_strand gateway::make_worker_strand()
+{
+    return net::make_strand(workers_.get_executor());
+}
+
+std::string gateway::new_connection_id()
+{
+    std::lock_guard lock(mutex_);
+    for (;;) {
+        auto id = event_builder::make_id();
+        if (sessions_.find(id) == sessions_.end()) {
+            return id;
+        }
+    }
+}
+
+void gateway::add(std::string const& id, std::shared_ptr<websocket_session> const& session)
+{
+    std::lock_guard lock(mutex_);
+    sessions_[id] = session;
+}
+
+void gateway::remove(std::string const& id)
+{
+    std::lock_guard lock(mutex_);
+    sessions_.erase(id);
+}
+
+std::shared_ptr<websocket_session> gateway::find(std::string const& id)
+{
+    std::lock_guard lock(mutex_);
+    auto const it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second.lock();
+}
+
+} // namespace stratus::gateway

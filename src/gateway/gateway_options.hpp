@@ -1,0 +1,38 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace stratus::gateway {
+
+/// Settings of the gateway. Defaults are API Gateway's documented limits.
+struct gateway_options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::string stage = "local";
+    /// requestContext.apiId (10 lowercase alphanumerics on AWS).
+    std::string api_id = "stratusdev";
+    std::filesystem::path web_root;
+    /// Closed with 1001 after this long without a data frame from the client.
+    std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+    /// Hard cap on a connection's life, then close 1001.
+    std::chrono::milliseconds max_connection_duration = std::chrono::hours(2);
+    /// WebSocket ping interval/timeout that detects peers that vanished
+    /// without a close frame (half-open TCP). Pings never count as activity.
+    std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(30);
+    /// Time allowed for an HTTP request or WebSocket handshake to arrive.
+    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(30);
+    std::size_t max_frame_bytes = 32 * 1024;
+    std::size_t max_message_bytes = 128 * 1024;
+    /// @connections POST payload limit (PostToConnection Data).
+    std::size_t max_post_bytes = 131072;
+    /// Bytes queued for one slow client before that connection is dropped.
+    std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
+    int io_threads = 1;
+    int worker_threads = 4;
+};
+
+} // namespace stratus::gateway

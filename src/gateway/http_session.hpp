@@ -1,0 +1,44 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "gateway/beast.hpp"
+#include "gateway/net.hpp"
+
+namespace stratus::gateway {
+
+class gateway;
+
+/// One HTTP/1.1 connection: static files from web/, POST /auth/dev-token,
+/// /{stage}/@connections/{id}, and the WebSocket upgrade at /{stage}, which
+/// hands the socket to a websocket_session.
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+    http_session(tcp::socket&& socket, gateway& owner);
+
+    void run();
+
+private:
+    using request = http::request<http::string_body>;
+    using response = http::response<http::string_body>;
+
+    void do_read();
+    void on_read(beast::error_code ec, std::size_t bytes);
+    void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
+    void send(response res);
+
+    response handle(request const& req);
+    response connections_api(request const& req, std::string_view raw_id);
+    response dev_token(request const& req);
+    response static_file(request const& req);
+    response simple(request const& req, http::status status, std::string body,
+                    std::string_view content_type = "application/json");
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    gateway& gateway_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+} // namespace stratus::gateway

@@ -1,0 +1,73 @@
+#include "gateway/listener.hpp"
+
+#include <iostream>
+
+#include "gateway/gateway.hpp"
+#include "gateway/http_session.hpp"
+
+namespace stratus::gateway {
+
+listener::listener(net::io_context& ioc, gateway& owner)
+    : ioc_(ioc), acceptor_(net::make_strand(ioc)), gateway_(owner)
+{
+}
+
+result<tcp::endpoint> listener::open(tcp::endpoint const& endpoint)
+{
+    beast::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) {
+        acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+        acceptor_.bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        return fail(errc::unavailable, "cannot listen on " + endpoint.address().to_string() + ":" +
+                                           std::to_string(endpoint.port()) + ": " + ec.message());
+    }
+    auto bound = acceptor_.local_endpoint(ec);
+    if (ec) {
+        return fail(errc::unavailable, "cannot read the bound address: " + ec.message());
+    }
+    return bound;
+}
+
+void listener::run()
+{
+    do_accept();
+}
+
+void listener::stop()
+{
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        beast::error_code ignored;
+        self->acceptor_.close(ignored);
+    });
+}
+
+void listener::do_accept()
+{
+    // Each connection gets its own strand so its handlers never run concurrently.
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+}
+
+void listener::on_accept(beast::error_code ec, tcp::socket socket)
+{
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
+        return;
+    }
+    if (ec) {
+        // Out of descriptors and similar: report, keep accepting.
+        std::cerr << "stratus: accept failed: " << ec.message() << "\n";
+    } else {
+        std::make_shared<http_session>(std::move(socket), gateway_)->run();
+    }
+    do_accept();
+}
+
+} // namespace stratus::gateway

@@ -1,0 +1,144 @@
+#include "gateway/static_files.hpp"
+
+#include <array>
+#include <system_error>
+
+namespace stratus::gateway {
+namespace {
+
+int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+result<std::string> percent_decode(std::string_view in)
+{
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out.push_back(in[i]);
+            continue;
+        }
+        if (i + 2 >= in.size()) {
+            return fail(errc::invalid_request, "bad percent-encoding");
+        }
+        int const hi = hex_value(in[i + 1]);
+        int const lo = hex_value(in[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return fail(errc::invalid_request, "bad percent-encoding");
+        }
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
+}
+
+} // namespace
+
+result<std::filesystem::path> static_files::resolve(std::filesystem::path const& root, std::string_view path)
+{
+    if (path.empty() || path.front() != '/') {
+        return fail(errc::invalid_request, "path must start with '/'");
+    }
+    auto decoded = percent_decode(path);
+    if (!decoded) {
+        return tl::unexpected(decoded.error());
+    }
+    std::filesystem::path relative;
+    std::string_view rest = *decoded;
+    while (!rest.empty()) {
+        auto const slash = rest.find('/');
+        auto const segment = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+        if (segment.empty() || segment == ".") {
+            continue;
+        }
+        if (segment == ".." || segment.find('\0') != std::string_view::npos ||
+            segment.find('\\') != std::string_view::npos) {
+            return fail(errc::invalid_request, "path escapes the web root");
+        }
+        relative /= std::string(segment);
+    }
+    std::error_code ec;
+    auto file = root / relative;
+    if (std::filesystem::is_directory(file, ec)) {
+        file /= "index.html";
+    }
+    if (!std::filesystem::is_regular_file(file, ec)) {
+        return fail(errc::not_found, "no such file");
+    }
+    // Symlinks could still point outside: compare canonical forms.
+    auto const canonical_root = std::filesystem::weakly_canonical(root, ec);
+    auto const canonical_file = std::filesystem::weakly_canonical(file, ec);
+    if (ec) {
+        return fail(errc::not_found, "no such file");
+    }
+    auto const root_text = canonical_root.native();
+    auto const file_text = canonical_file.native();
+    if (file_text.compare(0, root_text.size(), root_text) != 0 ||
+        (file_text.size() > root_text.size() && file_text[root_text.size()] != '/')) {
+        return fail(errc::invalid_request, "path escapes the web root");
+    }
+    return canonical_file;
+}
+
+std::string_view static_files::content_type(std::filesystem::path const& file)
+{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> types{{
+        {".html", "text/html; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".ico", "image/x-icon"},
+        {".webp", "image/webp"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".woff2", "font/woff2"},
+        {".webmanifest", "application/manifest+json"},
+    }};
+    auto const ext = file.extension().string();
+    for (auto const& [suffix, type] : types) {
+        if (ext == suffix) {
+            return type;
+        }
+    }
+    return "application/octet-stream";
+}
+
+std::string_view static_files::cache_control(std::filesystem::path const& file)
+{
+    auto const ext = file.extension().string();
+    if (ext == ".html" || ext == ".json") {
+        return "no-cache";
+    }
+    return "public, max-age=300";
+}
+
+std::vector<std::pair<std::string, std::string>> const& static_files::security_headers()
+{
+    static std::vector<std::pair<std::string, std::string>> const headers{
+        {"Content-Security-Policy",
+         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
+         "form-action 'self'"},
+        {"X-Frame-Options", "DENY"},
+        {"Referrer-Policy", "no-referrer"},
+    };
+    return headers;
+}
+
+} // namespace stratus::gateway
