@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(
   build-essential cmake ninja-build ccache pkg-config clang clang-format
-  libboost1.81-dev libboost-url1.81-dev libboost-system1.81-dev
+  libboost1.81-dev libboost-system1.81-dev
   libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libexpected-dev
   libcpp-jwt-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nodejs npm jq curl ca-certificates
+  jq curl ca-certificates
 )
+# Node 20 and npm come with this machine image; install Debian's only where they are missing.
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 
 missing=()
 for p in "${apt_packages[@]}"; do

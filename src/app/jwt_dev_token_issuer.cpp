@@ -15,7 +15,7 @@ result<gateway::dev_token> jwt_dev_token_issuer::issue(std::string_view name)
     if (auto valid = validate_name(name); !valid) {
         return tl::unexpected(valid.error());
     }
-    identity who{dev_user_id(secret_, name), std::string(name)};
+    identity who{hs256_token_issuer::dev_user_id(secret_, name), std::string(name)};
     auto const now_s = clock_.now_ms() / 1000;
     auto token = issuer_.issue(who, now_s, lifetime_s_);
     if (!token) {

@@ -13,6 +13,7 @@
 #include "adapters/jwt/hs256_token_verifier.hpp"
 #include "adapters/jwt/secret_file.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
+#include "adapters/system/stderr_logger.hpp"
 #include "adapters/system/system_clock.hpp"
 #include "app/jwt_dev_token_issuer.hpp"
 #include "core/chat_service.hpp"
@@ -134,7 +135,8 @@ int run_dev(dev_settings const& s)
     options.io_threads = s.io_threads;
 
     stratus::gateway::gateway gateway(options, std::move(routes), &dev_tokens);
-    stratus::chat_service service(**store, gateway, clock, verifier);
+    stratus::stderr_logger log;
+    stratus::chat_service service(**store, gateway, clock, verifier, {}, &log);
     stratus::handler handler(service);
     stratus::gateway::handler_integration integration(handler);
     gateway.set_integration(integration);
@@ -199,7 +201,7 @@ int main(int argc, char** argv)
                     "(also power loss)")
         ->capture_default_str();
     dev->add_option("--token-lifetime", settings.token_lifetime_s, "Lifetime of dev tokens in seconds")
-        ->check(CLI::Range(std::int64_t{60}, std::int64_t{365} * 24 * 3600))
+        ->check(CLI::Range(std::int64_t{60}, stratus::hs256_token_issuer::max_lifetime_s))
         ->capture_default_str();
 
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "stratus 0.1.0\n"; });

@@ -61,8 +61,9 @@ std::string client_message(error const& err)
 } // namespace
 
 chat_service::chat_service(store& store, pusher& pusher, clock& clock, token_verifier& verifier,
-                           chat_options options)
-    : store_(store), pusher_(pusher), clock_(clock), verifier_(verifier), options_(options)
+                           chat_options options, logger* log)
+    : store_(store), pusher_(pusher), clock_(clock), verifier_(verifier), options_(options),
+      log_(log != nullptr ? *log : null_log_)
 {
 }
 
@@ -81,10 +82,12 @@ proxy_response chat_service::on_connect(apigw_event const& event)
 {
     auto const token = event.query.find("token");
     if (token == event.query.end() || token->second.empty()) {
+        log_.warn("$connect refused", "no token (connection " + event.connection_id + ")");
         return status_only(401);
     }
     auto user = verifier_.verify(token->second);
     if (!user) {
+        log_.warn("$connect refused", user.error().detail + " (connection " + event.connection_id + ")");
         return status_only(401);
     }
     connection_record record;
@@ -93,6 +96,7 @@ proxy_response chat_service::on_connect(apigw_event const& event)
     record.connected_at_ms = event.connected_at_ms != 0 ? event.connected_at_ms : clock_.now_ms();
     record.expires_at_s = record.connected_at_ms / 1000 + options_.connection_ttl_s;
     if (auto stored = store_.put_connection(record); !stored) {
+        log_.warn("$connect failed", stored.error().detail);
         return status_only(500);
     }
     return status_only(200);

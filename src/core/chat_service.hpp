@@ -10,6 +10,7 @@
 #include "core/apigw_event.hpp"
 #include "core/model.hpp"
 #include "core/ports/clock.hpp"
+#include "core/ports/logger.hpp"
 #include "core/ports/pusher.hpp"
 #include "core/ports/store.hpp"
 #include "core/ports/token_verifier.hpp"
@@ -29,8 +30,9 @@ struct chat_options {
 /// everything goes through the ports. Safe to call from many threads.
 class chat_service {
 public:
+    /// `log` may be null (nothing is logged).
     chat_service(store& store, pusher& pusher, clock& clock, token_verifier& verifier,
-                 chat_options options = {});
+                 chat_options options = {}, logger* log = nullptr);
 
     /// Handles one API Gateway event and returns the proxy response. Never
     /// throws for bad input: problems become a 4xx/5xx status or an error frame.
@@ -71,6 +73,8 @@ private:
     clock& clock_;
     token_verifier& verifier_;
     chat_options options_;
+    null_logger null_log_;
+    logger& log_;
 
     // Held from commit to fan-out of a message so that, within one process,
     // every subscriber receives a room's messages in seq order. Striped by room.

@@ -3,11 +3,11 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/url.hpp>
 #include <nlohmann/json.hpp>
 
 #include "gateway/event_builder.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/query_string.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/websocket_session.hpp"
 
@@ -127,12 +127,12 @@ http_session::response http_session::connections_api(request const& req, std::st
         return with_type(simple(req, http::status::forbidden, message_json("Missing Authentication Token")),
                          "MissingAuthenticationTokenException");
     }
-    auto decoded = boost::urls::make_pct_string_view(raw_id);
+    auto decoded = query_string::percent_decode(raw_id);
     if (!decoded) {
         return with_type(simple(req, http::status::bad_request, message_json("Invalid connectionId")),
                          "BadRequestException");
     }
-    std::string id = decoded->decode();
+    std::string const& id = *decoded;
     if (!event_builder::is_well_formed_id(id)) {
         return with_type(simple(req, http::status::bad_request, message_json("Invalid connectionId: " + id)),
                          "BadRequestException");

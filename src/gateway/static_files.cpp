@@ -1,56 +1,18 @@
 #include "gateway/static_files.hpp"
 
+#include "gateway/query_string.hpp"
+
 #include <array>
 #include <system_error>
 
 namespace stratus::gateway {
-namespace {
-
-int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
-result<std::string> percent_decode(std::string_view in)
-{
-    std::string out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out.push_back(in[i]);
-            continue;
-        }
-        if (i + 2 >= in.size()) {
-            return fail(errc::invalid_request, "bad percent-encoding");
-        }
-        int const hi = hex_value(in[i + 1]);
-        int const lo = hex_value(in[i + 2]);
-        if (hi < 0 || lo < 0) {
-            return fail(errc::invalid_request, "bad percent-encoding");
-        }
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
-}
-
-} // namespace
 
 result<std::filesystem::path> static_files::resolve(std::filesystem::path const& root, std::string_view path)
 {
     if (path.empty() || path.front() != '/') {
         return fail(errc::invalid_request, "path must start with '/'");
     }
-    auto decoded = percent_decode(path);
+    auto decoded = query_string::percent_decode(path);
     if (!decoded) {
         return tl::unexpected(decoded.error());
     }

@@ -3,9 +3,8 @@
 #include <chrono>
 #include <iostream>
 
-#include <boost/url.hpp>
-
 #include "core/apigw_event.hpp"
+#include "gateway/query_string.hpp"
 
 namespace stratus::gateway {
 namespace {
@@ -65,12 +64,8 @@ void websocket_session::run(http::request<http::string_body> request)
     }
     auto const target = std::string_view(request_.target().data(), request_.target().size());
     if (auto const q = target.find('?'); q != std::string_view::npos) {
-        auto params = boost::urls::parse_query(target.substr(q + 1));
-        if (params) {
-            for (auto const& param : *params) {
-                handshake.query.emplace_back(param.key, param.value);
-            }
-        }
+        // Percent-decoded, as API Gateway passes them to $connect.
+        handshake.query = query_string::parse(target.substr(q + 1));
     }
 
     // The handshake is held until $connect answers (aws-semantics §1.2).

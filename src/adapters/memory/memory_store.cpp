@@ -54,8 +54,17 @@ result<removal_result> memory_store::remove_connection(std::string_view connecti
 result<join_result> memory_store::join_room(std::string_view name, connection_record const& connection,
                                             std::int64_t now_ms)
 {
-    (void)now_ms;
     std::lock_guard lock(mutex_);
+    // Presence counts live connections only, like subscribers(); the joiner
+    // always counts.
+    auto const now_s = now_ms / 1000;
+    auto const live = [&](std::string const& id) {
+        if (id == connection.connection_id) {
+            return true;
+        }
+        auto const conn = connections_.find(id);
+        return conn != connections_.end() && conn->second.expires_at_s > now_s;
+    };
     join_result joined;
     auto it = rooms_.find(name);
     if (it == rooms_.end()) {
@@ -66,7 +75,7 @@ result<join_result> memory_store::join_room(std::string_view name, connection_re
     room.members.emplace(connection.user.user_id, room.last_seq); // a new member starts with nothing unread
     joined.user_was_online = false;
     for (auto const& [id, user] : room.subscriptions) {
-        if (user.user_id == connection.user.user_id && id != connection.connection_id) {
+        if (user.user_id == connection.user.user_id && id != connection.connection_id && live(id)) {
             joined.user_was_online = true;
         }
     }
@@ -75,7 +84,9 @@ result<join_result> memory_store::join_room(std::string_view name, connection_re
     joined.last_seq = room.last_seq;
     std::map<std::string, identity> online;
     for (auto const& [id, user] : room.subscriptions) {
-        online.emplace(user.user_id, user);
+        if (live(id)) {
+            online.emplace(user.user_id, user);
+        }
     }
     for (auto& [id, user] : online) {
         joined.online.push_back(user);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: installs what is missing, builds the release
+# and the ASan/UBSan trees, and runs every test (unit, store contract, C++ and
+# Node integration against the real gateway) in both. Exit code 0 only when
+# everything passed. Set STRATUS_SKIP_ASAN=1 to skip the sanitizer tree locally.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+step() {
+  local name=$1
+  shift
+  echo
+  echo "=== ${name}"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== ${name}: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("${name}")
+    echo "=== ${name}: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+# Each build tree is configured once; later runs only rebuild what changed (ccache helps too).
+build() {
+  local preset=$1
+  [ -f "build/${preset}/build.ninja" ] || cmake --preset "${preset}" || return 1
+  cmake --build --preset "${preset}"
+}
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+step "format (clang-format)" scripts/check-format.sh
+step "layering (core has no I/O)" scripts/check-layering.sh
+step "build release" build release
+step "ctest release" ctest --preset release -j2
+step "node integration (release gateway)" env STRATUS_BIN=build/release/stratus npm run -s test:integration
+if [ "${STRATUS_SKIP_ASAN:-0}" != "1" ]; then
+  step "build asan" build asan
+  step "ctest asan" ctest --preset asan -j2
+  step "node integration (asan gateway)" env STRATUS_BIN=build/asan/stratus npm run -s test:integration
+fi
+
+echo
+if [ "${failed}" -gt 0 ]; then
+  printf 'failed step: %s\n' "${failures[@]}"
+fi
+echo "summary: ${passed} passed, ${failed} failed"
+[ "${failed}" -eq 0 ]
