@@ -41,6 +41,7 @@ struct dev_settings {
     int io_threads = 1;
     std::string sync = "normal";
     std::int64_t token_lifetime_s = 7 * 24 * 3600;
+    std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
 };
 
 std::chrono::milliseconds millis(double seconds)
@@ -133,6 +134,7 @@ int run_dev(dev_settings const& s)
     options.keepalive_timeout = millis(s.keepalive_s);
     options.worker_threads = s.workers;
     options.io_threads = s.io_threads;
+    options.max_send_queue_bytes = s.max_send_queue_bytes;
 
     stratus::gateway::gateway gateway(options, std::move(routes), &dev_tokens);
     stratus::stderr_logger log;
@@ -202,6 +204,11 @@ int main(int argc, char** argv)
         ->capture_default_str();
     dev->add_option("--token-lifetime", settings.token_lifetime_s, "Lifetime of dev tokens in seconds")
         ->check(CLI::Range(std::int64_t{60}, stratus::hs256_token_issuer::max_lifetime_s))
+        ->capture_default_str();
+
+    dev->add_option("--max-send-queue-bytes", settings.max_send_queue_bytes,
+                    "Bytes queued for a client that does not read before it is dropped")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
         ->capture_default_str();
 
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "stratus 0.1.0\n"; });

@@ -62,11 +62,13 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket)
         return;
     }
     if (ec) {
-        // Out of descriptors and similar: report, keep accepting.
+        // Out of descriptors and similar: report, back off briefly, keep accepting.
         std::cerr << "stratus: accept failed: " << ec.message() << "\n";
-    } else {
-        std::make_shared<http_session>(std::move(socket), gateway_)->run();
+        auto timer = std::make_shared<net::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        timer->async_wait([self = shared_from_this(), timer](beast::error_code const&) { self->do_accept(); });
+        return;
     }
+    std::make_shared<http_session>(std::move(socket), gateway_)->run();
     do_accept();
 }
 

@@ -184,13 +184,20 @@ void websocket_session::on_read(beast::error_code ec, std::size_t)
                                                                         : static_cast<int>(reason.code),
                              std::string(reason.reason.c_str()));
         }
-        if (ec == websocket::error::message_too_big) {
-            return on_closed(1009, "Message too big"); // Beast has sent close 1009
-        }
         if (server_close_code_) {
             return on_closed(*server_close_code_, server_close_reason_);
         }
-        return on_closed(1006, ""); // vanished, keep-alive timeout, or protocol violation
+        // Beast failed the connection and sent the matching close frame.
+        if (ec == websocket::error::message_too_big) {
+            return on_closed(1009, "Message too big");
+        }
+        if (ec == websocket::error::bad_frame_payload) {
+            return on_closed(1007, "Invalid UTF-8");
+        }
+        if (ec.category() == websocket::make_error_code(websocket::error::closed).category()) {
+            return on_closed(1002, "Protocol error");
+        }
+        return on_closed(1006, ""); // vanished or keep-alive timeout
     }
     if (ws_.next_layer().oversized()) {
         buffer_.consume(buffer_.size());
