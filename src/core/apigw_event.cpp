@@ -40,8 +40,8 @@ bool read_int64(json const& object, char const* key, std::int64_t& out)
 
 result<apigw_event> parse_apigw_event(std::string_view text)
 {
-    if (json_nesting_exceeds(text, limits::json_max_depth)) {
-        return fail(errc::invalid_request, "event nests too deeply");
+    if (unsafe_json_text(text, limits::json_max_depth)) {
+        return fail(errc::invalid_request, "event is not acceptable JSON (NUL byte or too deep)");
     }
     json const doc = json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
@@ -129,8 +129,8 @@ std::string to_json(proxy_response const& response)
 
 result<proxy_response> parse_proxy_response(std::string_view text)
 {
-    if (json_nesting_exceeds(text, limits::json_max_depth)) {
-        return fail(errc::invalid_request, "response nests too deeply");
+    if (unsafe_json_text(text, limits::json_max_depth)) {
+        return fail(errc::invalid_request, "response is not acceptable JSON (NUL byte or too deep)");
     }
     json const doc = json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {

@@ -115,7 +115,8 @@ proxy_response chat_service::on_message(apigw_event const& event)
     if (!kind) {
         // $default (or a route this handler does not know): list what is valid.
         auto name = peek_action(body);
-        std::string message = name.empty() ? "frame has no string 'action'" : "unknown action '" + name + "'";
+        std::string message = name.empty() ? "frame is not a JSON object with a string 'action'"
+                                           : "unknown action '" + name + "'";
         message += "; valid actions: ";
         bool first = true;
         for (auto const valid : action_names()) {

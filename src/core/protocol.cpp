@@ -98,8 +98,8 @@ std::optional<action> action_from_name(std::string_view name) noexcept
 
 result<client_request> parse_client_request(action kind, std::string_view body)
 {
-    if (json_nesting_exceeds(body, limits::json_max_depth)) {
-        return fail(errc::invalid_request, "frame nests too deeply");
+    if (unsafe_json_text(body, limits::json_max_depth)) {
+        return fail(errc::invalid_request, "frame is not valid JSON (NUL byte or nested deeper than 32)");
     }
     json const doc = json::parse(body, nullptr, false);
     if (doc.is_discarded()) {
@@ -200,7 +200,7 @@ result<client_request> parse_client_request(action kind, std::string_view body)
 
 std::string peek_action(std::string_view body)
 {
-    if (json_nesting_exceeds(body, limits::json_max_depth)) {
+    if (unsafe_json_text(body, limits::json_max_depth)) {
         return {};
     }
     json const doc = json::parse(body, nullptr, false);

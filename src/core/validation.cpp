@@ -95,12 +95,15 @@ std::size_t utf8_length(std::string_view text) noexcept
     return count;
 }
 
-bool json_nesting_exceeds(std::string_view json, int max_depth) noexcept
+bool unsafe_json_text(std::string_view json, int max_depth) noexcept
 {
     int depth = 0;
     bool in_string = false;
     bool escaped = false;
     for (char ch : json) {
+        if (ch == '\0') {
+            return true;
+        }
         if (in_string) {
             if (escaped) {
                 escaped = false;

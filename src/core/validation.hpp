@@ -26,9 +26,11 @@ struct limits {
 /// Number of code points in well-formed UTF-8.
 [[nodiscard]] std::size_t utf8_length(std::string_view text) noexcept;
 
-/// True when JSON text nests arrays/objects deeper than `max_depth`
-/// (checked before parsing so that hostile input cannot exhaust the stack).
-[[nodiscard]] bool json_nesting_exceeds(std::string_view json, int max_depth) noexcept;
+/// True when JSON text must not reach the parser: it nests arrays/objects
+/// deeper than `max_depth` (hostile input could exhaust the stack), or it
+/// holds a NUL byte (never valid in JSON text; nlohmann/json would stop there
+/// and accept what came before).
+[[nodiscard]] bool unsafe_json_text(std::string_view json, int max_depth) noexcept;
 
 /// Room names: 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'.
 [[nodiscard]] result<void> validate_room(std::string_view room);

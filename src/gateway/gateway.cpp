@@ -81,10 +81,24 @@ void gateway::shutdown()
         for (auto const& session : live) {
             session->close(1001, "Going away");
         }
-        // Give sessions a moment to close cleanly, then stop the loop.
-        auto timer = std::make_shared<net::steady_timer>(ioc_, std::chrono::seconds(2));
-        timer->async_wait([this, timer](beast::error_code const&) { ioc_.stop(); });
+        // Give sessions up to 2 s to close cleanly, then stop the loop.
+        wait_for_sessions(std::chrono::steady_clock::now() + std::chrono::seconds(2));
     });
+}
+
+void gateway::wait_for_sessions(std::chrono::steady_clock::time_point deadline)
+{
+    bool empty = false;
+    {
+        std::lock_guard lock(mutex_);
+        empty = sessions_.empty();
+    }
+    if (empty || std::chrono::steady_clock::now() >= deadline) {
+        ioc_.stop();
+        return;
+    }
+    auto timer = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(20));
+    timer->async_wait([this, timer, deadline](beast::error_code const&) { wait_for_sessions(deadline); });
 }
 
 std::vector<push_status> gateway::push(std::span<std::string const> connection_ids, std::string_view payload)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,8 @@ public:
     [[nodiscard]] bool stopping() const { return stopping_.load(); }
 
 private:
+    void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
+
     gateway_options options_;
     route_table routes_;
     dev_token_issuer* tokens_;

@@ -64,8 +64,10 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket)
     if (ec) {
         // Out of descriptors and similar: report, back off briefly, keep accepting.
         std::cerr << "stratus: accept failed: " << ec.message() << "\n";
-        auto timer = std::make_shared<net::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
-        timer->async_wait([self = shared_from_this(), timer](beast::error_code const&) { self->do_accept(); });
+        auto timer =
+            std::make_shared<net::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        timer->async_wait(
+            [self = shared_from_this(), timer](beast::error_code const&) { self->do_accept(); });
         return;
     }
     std::make_shared<http_session>(std::move(socket), gateway_)->run();

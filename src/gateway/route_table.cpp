@@ -58,8 +58,8 @@ route_table route_table::stratus_default()
 
 result<route_table> route_table::parse(std::string_view text)
 {
-    if (json_nesting_exceeds(text, limits::json_max_depth)) {
-        return fail(errc::invalid_request, "route table nests too deeply");
+    if (unsafe_json_text(text, limits::json_max_depth)) {
+        return fail(errc::invalid_request, "route table is not acceptable JSON (NUL byte or too deep)");
     }
     json const doc = json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
@@ -119,7 +119,7 @@ result<route_table> route_table::parse(std::string_view text)
 std::optional<route> route_table::select(std::string_view body) const
 {
     std::string key;
-    if (!json_nesting_exceeds(body, limits::json_max_depth)) {
+    if (!unsafe_json_text(body, limits::json_max_depth)) {
         json const doc = json::parse(body, nullptr, false);
         if (!doc.is_discarded()) {
             json const* node = &doc;

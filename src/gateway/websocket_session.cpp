@@ -70,8 +70,13 @@ void websocket_session::run(http::request<http::string_body> request)
 
     // The handshake is held until $connect answers (aws-semantics §1.2).
     beast::get_lowest_layer(ws_).expires_after(options.handshake_timeout);
-    if (!gateway_.routes().find("$connect")) {
-        on_connect_result(std::string(R"({"statusCode":200})"));
+    auto const connect_route = gateway_.routes().find("$connect");
+    if (!connect_route) {
+        on_connect_result(std::string(R"({"statusCode":200})")); // no $connect route: accepted
+        return;
+    }
+    if (connect_route->integration == integration_kind::unavailable) {
+        on_connect_result(fail(errc::internal, "the $connect integration is unavailable"));
         return;
     }
     auto const request_id = event_builder::make_id();
@@ -385,8 +390,9 @@ void websocket_session::on_closed(int code, std::string reason)
     gateway_.remove(context_.connection_id);
     queue_.clear();
     queued_bytes_ = 0;
-    if (!gateway_.routes().find("$disconnect")) {
-        return;
+    auto const disconnect_route = gateway_.routes().find("$disconnect");
+    if (!disconnect_route || disconnect_route->integration == integration_kind::unavailable) {
+        return; // nothing to run (or nothing that can run): $disconnect is best effort anyway
     }
     // $disconnect runs after the close; its response is ignored.
     auto event = event_builder::disconnect_event(context_, code, reason, event_builder::make_id(), now_ms());

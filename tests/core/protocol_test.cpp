@@ -49,6 +49,7 @@ TEST(Protocol, RejectsWrongShapes)
     EXPECT_FALSE(parse_client_request(action::get_history, R"({"room":"r","limit":"10"})"));
     EXPECT_FALSE(parse_client_request(action::get_history, R"({"room":"r","after":99999999999999999999})"));
     EXPECT_FALSE(parse_client_request(action::ping, std::string(5000, '[') + std::string(5000, ']')));
+    EXPECT_FALSE(parse_client_request(action::ping, std::string(R"({"action":"ping"})") + '\0' + "garbage"));
     // Lone surrogate escapes are not text.
     EXPECT_FALSE(
         parse_client_request(action::send_message, R"({"room":"r","text":"\ud800","clientMsgId":"c"})"));

@@ -35,10 +35,17 @@ TEST(Validation, CountsCodePoints)
 
 TEST(Validation, DetectsDeepNestingOutsideStrings)
 {
-    EXPECT_FALSE(json_nesting_exceeds(R"({"a":[1,{"b":2}]})", 3));
-    EXPECT_TRUE(json_nesting_exceeds(R"([[[[1]]]])", 3));
-    EXPECT_FALSE(json_nesting_exceeds(R"({"text":"[[[[[[[[[["})", 2));
-    EXPECT_FALSE(json_nesting_exceeds(R"({"text":"\"[[[[[[[["})", 2));
+    EXPECT_FALSE(unsafe_json_text(R"({"a":[1,{"b":2}]})", 3));
+    EXPECT_TRUE(unsafe_json_text(R"([[[[1]]]])", 3));
+    EXPECT_FALSE(unsafe_json_text(R"({"text":"[[[[[[[[[["})", 2));
+    EXPECT_FALSE(unsafe_json_text(R"({"text":"\"[[[[[[[["})", 2));
+}
+
+TEST(Validation, NulBytesMakeJsonTextUnsafe)
+{
+    // nlohmann/json treats NUL as the end of input and would accept the prefix.
+    EXPECT_TRUE(unsafe_json_text(std::string(R"({"action":"ping"})") + '\0', 32));
+    EXPECT_TRUE(unsafe_json_text(std::string(R"({"a":")") + '\0' + R"("})", 32));
 }
 
 TEST(Validation, RoomNames)

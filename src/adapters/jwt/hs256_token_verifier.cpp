@@ -89,7 +89,7 @@ std::string base64url_encode(std::string_view bytes)
 /// nesting deeper than limits::json_max_depth.
 result<json> parse_object(std::string_view text, std::string_view what)
 {
-    if (json_nesting_exceeds(text, limits::json_max_depth)) {
+    if (unsafe_json_text(text, limits::json_max_depth)) {
         return fail(errc::unauthorized, std::string(what) + " nests too deeply");
     }
     std::vector<std::vector<std::string>> keys_per_object;
