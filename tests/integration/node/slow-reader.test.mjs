@@ -10,7 +10,7 @@ after(async () => {
 });
 
 test('a client that stops reading is dropped at its send-queue bound while the others get every message', { timeout: 60_000 }, async (t) => {
-  stack = await localStackOrSkip(t, ['--max-send-queue-bytes', '65536']);
+  stack = await localStackOrSkip(t, ['--max-send-queue-bytes', '1048576']);
   if (!stack) return;
   const room = uniq('slow');
   const [aliceUser, bobUser, slowUser] = await Promise.all([
@@ -29,8 +29,11 @@ test('a client that stops reading is dropped at its send-queue bound while the o
 
   // 16,000-byte messages (4,000 four-byte characters, the largest text allowed).
   const text = '\u{1F600}'.repeat(4000);
-  const total = 600; // ~9.6 MB per recipient: far beyond socket buffers plus a 64 KB queue
-  const batch = 50;
+  // ~12.8 MB per recipient: beyond the socket buffers (a few MB on loopback) plus a 1 MiB queue.
+  // Sent in small batches so that the well-behaved clients, which read as fast as
+  // they can, never hold more than ~160 KB in flight.
+  const total = 800;
+  const batch = 10;
   for (let sent = 0; sent < total; sent += batch) {
     const acks = [];
     for (let i = sent; i < sent + batch; i += 1) {
