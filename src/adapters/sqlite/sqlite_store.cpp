@@ -4,6 +4,7 @@
 #include <array>
 #include <exception>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include <sqlite3.h>
@@ -259,8 +260,10 @@ public:
         return failed(sqlite_error(db_, rc, sqlite3_sql(statement_)));
     }
 
-    /// Steps to the end, ignoring any rows.
-    result<void> run()
+    /// Steps through the rows, calling `on_row(*this)` for each; it returns
+    /// false to stop early (or nothing, to read every row).
+    template <class OnRow>
+    result<void> each_row(OnRow&& on_row)
     {
         for (;;) {
             auto row = next();
@@ -270,7 +273,20 @@ public:
             if (!*row) {
                 return {};
             }
+            if constexpr (std::is_same_v<decltype(on_row(*this)), bool>) {
+                if (!on_row(*this)) {
+                    return {};
+                }
+            } else {
+                on_row(*this);
+            }
         }
+    }
+
+    /// Steps to the end, ignoring any rows.
+    result<void> run()
+    {
+        return each_row([](statement_use const&) {});
     }
 
     std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
@@ -581,15 +597,10 @@ result<removal_result> sqlite_store::remove_connection(std::string_view connecti
                 if (!rooms) {
                     return failed(rooms.error());
                 }
-                for (;;) {
-                    auto row = rooms->next();
-                    if (!row) {
-                        return failed(row.error());
-                    }
-                    if (!*row) {
-                        break;
-                    }
-                    removed.rooms_now_offline.push_back(rooms->text(0));
+                auto read = rooms->each_row(
+                    [&](statement_use const& r) { removed.rooms_now_offline.push_back(r.text(0)); });
+                if (!read) {
+                    return failed(read.error());
                 }
             }
             auto subscriptions = start(db, prepare(sql::delete_connection_subscriptions), connection_id)
@@ -664,15 +675,11 @@ result<join_result> sqlite_store::join_room(std::string_view room, connection_re
             if (!online) {
                 return failed(online.error());
             }
-            for (;;) {
-                auto row = online->next();
-                if (!row) {
-                    return failed(row.error());
-                }
-                if (!*row) {
-                    break;
-                }
-                joined.online.push_back(identity{online->text(0), online->text(1)});
+            auto read = online->each_row([&](statement_use const& r) {
+                joined.online.push_back(identity{r.text(0), r.text(1)});
+            });
+            if (!read) {
+                return failed(read.error());
             }
             return joined;
         });
@@ -698,15 +705,10 @@ result<leave_result> sqlite_store::leave_room(std::string_view room, std::string
             if (!unsubscribed) {
                 return failed(unsubscribed.error());
             }
-            for (;;) {
-                auto row = unsubscribed->next();
-                if (!row) {
-                    return failed(row.error());
-                }
-                if (!*row) {
-                    break;
-                }
-                left.connection_ids.push_back(unsubscribed->text(0));
+            auto read = unsubscribed->each_row(
+                [&](statement_use const& r) { left.connection_ids.push_back(r.text(0)); });
+            if (!read) {
+                return failed(read.error());
             }
             // RETURNING rows come in no particular order.
             std::sort(left.connection_ids.begin(), left.connection_ids.end());
@@ -735,16 +737,13 @@ result<std::vector<subscriber>> sqlite_store::subscribers(std::string_view room,
             return failed(use.error());
         }
         std::vector<subscriber> list;
-        for (;;) {
-            auto row = use->next();
-            if (!row) {
-                return failed(row.error());
-            }
-            if (!*row) {
-                return list;
-            }
-            list.push_back(subscriber{use->text(0), identity{use->text(1), use->text(2)}});
+        auto read = use->each_row([&](statement_use const& r) {
+            list.push_back(subscriber{r.text(0), identity{r.text(1), r.text(2)}});
+        });
+        if (!read) {
+            return failed(read.error());
         }
+        return list;
     });
 }
 
@@ -756,22 +755,19 @@ result<std::vector<room_summary>> sqlite_store::list_rooms(std::string_view user
             return failed(use.error());
         }
         std::vector<room_summary> list;
-        for (;;) {
-            auto row = use->next();
-            if (!row) {
-                return failed(row.error());
-            }
-            if (!*row) {
-                return list;
-            }
+        auto read = use->each_row([&](statement_use const& r) {
             room_summary summary;
-            summary.room = use->text(0);
-            summary.last_seq = use->integer(1);
-            summary.online = static_cast<int>(use->integer(2));
-            summary.member = use->integer(3) != 0;
-            summary.last_read_seq = use->integer(4);
+            summary.room = r.text(0);
+            summary.last_seq = r.integer(1);
+            summary.online = static_cast<int>(r.integer(2));
+            summary.member = r.integer(3) != 0;
+            summary.last_read_seq = r.integer(4);
             list.push_back(std::move(summary));
+        });
+        if (!read) {
+            return failed(read.error());
         }
+        return list;
     });
 }
 
@@ -894,19 +890,16 @@ result<history_page> sqlite_store::history(history_query const& query)
             return failed(use.error());
         }
         history_page page;
-        for (;;) {
-            auto row = use->next();
-            if (!row) {
-                return failed(row.error());
-            }
-            if (!*row) {
-                break;
-            }
+        auto read = use->each_row([&](statement_use const& r) {
             if (static_cast<std::int64_t>(page.messages.size()) == limit) {
-                page.has_more = true;
-                break;
+                page.has_more = true; // the extra row asked for exists
+                return false;
             }
-            page.messages.push_back(read_message(*use));
+            page.messages.push_back(read_message(r));
+            return true;
+        });
+        if (!read) {
+            return failed(read.error());
         }
         if (!query.after) {
             std::reverse(page.messages.begin(), page.messages.end());
@@ -977,19 +970,16 @@ result<std::string> sqlite_store::integrity_check()
             return failed(use.error());
         }
         std::string report;
-        for (;;) {
-            auto row = use->next();
-            if (!row) {
-                return failed(row.error());
-            }
-            if (!*row) {
-                return report;
-            }
+        auto read = use->each_row([&](statement_use const& r) {
             if (!report.empty()) {
                 report += '\n';
             }
-            report += use->text(0);
+            report += r.text(0);
+        });
+        if (!read) {
+            return failed(read.error());
         }
+        return report;
     });
 }
 
