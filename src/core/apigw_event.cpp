@@ -95,6 +95,20 @@ result<apigw_event> parse_apigw_event(std::string_view text)
         event.body = body_it->get<std::string>();
     }
 
+    if (auto const h_it = doc.find("headers"); h_it != doc.end() && h_it->is_object()) {
+        for (auto const& [name, value] : h_it->items()) {
+            if (value.is_string() && name.size() == 17) {
+                std::string lower = name;
+                for (auto& ch : lower) {
+                    ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+                }
+                if (lower == "x-forwarded-proto") {
+                    event.forwarded_proto = value.get<std::string>();
+                }
+            }
+        }
+    }
+
     if (auto const q_it = doc.find("queryStringParameters"); q_it != doc.end() && !q_it->is_null()) {
         if (!q_it->is_object()) {
             return fail(errc::invalid_request, "queryStringParameters is not an object");
@@ -107,6 +121,19 @@ result<apigw_event> parse_apigw_event(std::string_view text)
         }
     }
     return event;
+}
+
+std::string callback_endpoint(apigw_event const& event)
+{
+    if (event.domain_name.empty()) {
+        return {};
+    }
+    auto const* proto = event.forwarded_proto == "http" ? "http" : "https";
+    std::string endpoint = std::string(proto) + "://" + event.domain_name;
+    if (!event.stage.empty()) {
+        endpoint += "/" + event.stage;
+    }
+    return endpoint;
 }
 
 std::string to_json(proxy_response const& response)

@@ -30,8 +30,13 @@ struct apigw_event {
     std::string user_agent;
     std::optional<std::string> body;           ///< MESSAGE only
     std::map<std::string, std::string> query;  ///< CONNECT only
+    std::string forwarded_proto;               ///< X-Forwarded-Proto of the handshake (CONNECT)
     std::optional<int> disconnect_status_code; ///< DISCONNECT only
 };
+
+/// The @connections endpoint for this event's connection: "{proto}://{domainName}/{stage}"
+/// with proto from X-Forwarded-Proto (https when absent); "" without a domainName.
+[[nodiscard]] std::string callback_endpoint(apigw_event const& event);
 
 /// The Lambda proxy response: {"statusCode","headers","body","isBase64Encoded"}.
 struct proxy_response {

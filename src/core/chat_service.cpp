@@ -95,6 +95,7 @@ proxy_response chat_service::on_connect(apigw_event const& event)
     record.user = std::move(*user);
     record.connected_at_ms = event.connected_at_ms != 0 ? event.connected_at_ms : clock_.now_ms();
     record.expires_at_s = record.connected_at_ms / 1000 + options_.connection_ttl_s;
+    record.endpoint = callback_endpoint(event);
     if (auto stored = store_.put_connection(record); !stored) {
         log_.warn("$connect failed", stored.error().detail);
         return status_only(500);
@@ -207,10 +208,10 @@ result<std::string> chat_service::leave_room(client_request const& request, conn
         return fail(errc::not_member, "not a member of room '" + request.room + "'");
     }
     // Keep the user's other devices in step, then tell the room.
-    std::vector<std::string> devices;
-    for (auto const& id : left->connection_ids) {
-        if (id != caller.connection_id) {
-            devices.push_back(id);
+    std::vector<push_target> devices;
+    for (auto const& s : left->subscriptions) {
+        if (s.connection_id != caller.connection_id) {
+            devices.push_back(push_target{s.connection_id, s.endpoint});
         }
     }
     auto gone = push_to(devices, left_frame(request.room));
@@ -252,12 +253,7 @@ result<std::string> chat_service::send_message(client_request const& request, co
         }
         auto subscribers = store_.subscribers(request.room, now / 1000);
         if (subscribers) {
-            std::vector<std::string> ids;
-            ids.reserve(subscribers->size());
-            for (auto& s : *subscribers) {
-                ids.push_back(std::move(s.connection_id));
-            }
-            gone = push_to(ids, message_frame(appended->message));
+            gone = push_to(targets_of(*subscribers), message_frame(appended->message));
         }
         // A failed subscriber lookup loses only live pushes: the message is
         // committed, so clients recover it with getHistory {after}.
@@ -329,26 +325,33 @@ void chat_service::broadcast(std::string_view room, std::string_view payload, st
     if (!subscribers) {
         return; // presence and typing are best effort
     }
-    std::vector<std::string> ids;
-    ids.reserve(subscribers->size());
-    for (auto& s : *subscribers) {
-        if (skip_user.empty() || s.user.user_id != skip_user) {
-            ids.push_back(std::move(s.connection_id));
-        }
-    }
-    remove_gone(push_to(ids, payload));
+    remove_gone(push_to(targets_of(*subscribers, skip_user), payload));
 }
 
-std::vector<std::string> chat_service::push_to(std::vector<std::string> const& ids, std::string_view payload)
+std::vector<push_target> chat_service::targets_of(std::vector<subscriber>& subscribers,
+                                                  std::string_view skip_user)
+{
+    std::vector<push_target> targets;
+    targets.reserve(subscribers.size());
+    for (auto& s : subscribers) {
+        if (skip_user.empty() || s.user.user_id != skip_user) {
+            targets.push_back(push_target{std::move(s.connection_id), std::move(s.endpoint)});
+        }
+    }
+    return targets;
+}
+
+std::vector<std::string> chat_service::push_to(std::vector<push_target> const& targets,
+                                               std::string_view payload)
 {
     std::vector<std::string> gone;
-    if (ids.empty()) {
+    if (targets.empty()) {
         return gone;
     }
-    auto const statuses = pusher_.push(ids, payload);
-    for (std::size_t i = 0; i < ids.size() && i < statuses.size(); ++i) {
+    auto const statuses = pusher_.push(targets, payload);
+    for (std::size_t i = 0; i < targets.size() && i < statuses.size(); ++i) {
         if (statuses[i] == push_status::gone) {
-            gone.push_back(ids[i]);
+            gone.push_back(targets[i].connection_id);
         }
     }
     return gone;
@@ -385,11 +388,7 @@ std::vector<std::string> chat_service::remove_and_announce(std::string_view conn
         if (!subscribers) {
             continue;
         }
-        std::vector<std::string> ids;
-        for (auto& s : *subscribers) {
-            ids.push_back(std::move(s.connection_id));
-        }
-        for (auto& id : push_to(ids, presence_frame(room, user, "offline"))) {
+        for (auto& id : push_to(targets_of(*subscribers), presence_frame(room, user, "offline"))) {
             gone.push_back(std::move(id));
         }
     }

@@ -56,8 +56,11 @@ private:
     /// Pushes `payload` to the room's subscribers (optionally skipping one
     /// user's connections) and cleans up every connection that is gone.
     void broadcast(std::string_view room, std::string_view payload, std::string_view skip_user = {});
-    /// Pushes to the given connections and returns the ones that are gone.
-    std::vector<std::string> push_to(std::vector<std::string> const& ids, std::string_view payload);
+    /// The push targets of a fan-out list, optionally without one user's connections.
+    static std::vector<push_target> targets_of(std::vector<subscriber>& subscribers,
+                                               std::string_view skip_user = {});
+    /// Pushes to the given connections and returns the ids of the ones that are gone.
+    std::vector<std::string> push_to(std::vector<push_target> const& targets, std::string_view payload);
     /// Deletes gone connections, telling their rooms they went offline; repeats
     /// for connections found gone while doing so.
     void remove_gone(std::vector<std::string> gone);

@@ -22,12 +22,17 @@ struct connection_record {
     std::int64_t connected_at_ms = 0;
     /// Epoch seconds after which the record is treated as absent (TTL).
     std::int64_t expires_at_s = 0;
+    /// The @connections endpoint of the gateway that holds the socket
+    /// ("https://{domainName}/{stage}"); "" when unknown.
+    std::string endpoint;
 };
 
 /// One entry of a room's fan-out list: a connection subscribed to the room.
 struct subscriber {
     std::string connection_id;
     identity user;
+    /// Copied from the connection record: where to push.
+    std::string endpoint;
 };
 
 /// A message as stored and delivered.
@@ -98,7 +103,7 @@ struct join_result {
 /// Outcome of leaving a room: the user's connections that were subscribed.
 struct leave_result {
     bool was_member = false;
-    std::vector<std::string> connection_ids;
+    std::vector<subscriber> subscriptions;
     /// True when the user had a live subscription, so others saw them online.
     bool user_was_online = false;
 };

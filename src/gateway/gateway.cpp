@@ -101,25 +101,26 @@ void gateway::wait_for_sessions(std::chrono::steady_clock::time_point deadline)
     timer->async_wait([this, timer, deadline](beast::error_code const&) { wait_for_sessions(deadline); });
 }
 
-std::vector<push_status> gateway::push(std::span<std::string const> connection_ids, std::string_view payload)
+std::vector<push_status> gateway::push(std::span<push_target const> targets, std::string_view payload)
 {
-    std::vector<push_status> statuses(connection_ids.size(), push_status::gone);
-    std::vector<std::pair<std::size_t, std::shared_ptr<websocket_session>>> targets;
-    targets.reserve(connection_ids.size());
+    // Only connections held by this gateway; the endpoint is for routing pushers.
+    std::vector<push_status> statuses(targets.size(), push_status::gone);
+    std::vector<std::pair<std::size_t, std::shared_ptr<websocket_session>>> sessions;
+    sessions.reserve(targets.size());
     {
         std::lock_guard lock(mutex_);
-        for (std::size_t i = 0; i < connection_ids.size(); ++i) {
-            auto const it = sessions_.find(connection_ids[i]);
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            auto const it = sessions_.find(targets[i].connection_id);
             if (it != sessions_.end()) {
                 if (auto session = it->second.lock()) {
-                    targets.emplace_back(i, std::move(session));
+                    sessions.emplace_back(i, std::move(session));
                 }
             }
         }
     }
     // One immutable buffer shared by every recipient: no per-recipient copy.
     auto const frame = std::make_shared<std::string const>(payload);
-    for (auto& [index, session] : targets) {
+    for (auto& [index, session] : sessions) {
         statuses[index] = session->send(frame) ? push_status::sent : push_status::gone;
     }
     return statuses;

@@ -47,8 +47,7 @@ public:
     void shutdown();
 
     // pusher
-    std::vector<push_status> push(std::span<std::string const> connection_ids,
-                                  std::string_view payload) override;
+    std::vector<push_status> push(std::span<push_target const> targets, std::string_view payload) override;
 
     /// Runs the integration on the worker pool, serialised per `strand`, then
     /// calls `done` there.

@@ -41,7 +41,8 @@ constexpr std::int64_t dedupe_until_s = now_s + 24 * 3600;
 connection_record connection(std::string const& id, std::string const& user,
                              std::int64_t expires_at_s = live_until_s)
 {
-    return connection_record{id, identity{user, "name of " + user}, now_ms - 1000, expires_at_s};
+    return connection_record{id, identity{user, "name of " + user}, now_ms - 1000, expires_at_s,
+                             "https://gw-" + user + ".example/local"};
 }
 
 new_message message(std::string const& room, std::string const& user, std::string const& client_msg_id,
@@ -331,7 +332,7 @@ TEST_P(StoreContract, LeaveRemovesMembershipAndEverySubscriptionOfTheUser)
     auto left = value_of(store_->leave_room("lobby", "alice"));
     EXPECT_TRUE(left.was_member);
     EXPECT_TRUE(left.user_was_online);
-    EXPECT_EQ(sorted(left.connection_ids), (std::vector<std::string>{"c1", "c2"}));
+    EXPECT_EQ(sorted(connection_ids(left.subscriptions)), (std::vector<std::string>{"c1", "c2"}));
 
     EXPECT_FALSE(value_of(store_->is_member("lobby", "alice")));
     EXPECT_TRUE(value_of(store_->is_member("lobby", "bob")));
@@ -344,6 +345,24 @@ TEST_P(StoreContract, LeaveRemovesMembershipAndEverySubscriptionOfTheUser)
     EXPECT_TRUE(value_of(store_->get_connection("c1", now_s)).has_value());
 }
 
+TEST_P(StoreContract, EndpointsTravelWithConnectionsSubscribersAndLeaves)
+{
+    put_and_join(*store_, "lobby", connection("c1", "alice"));
+    put_and_join(*store_, "lobby", connection("c2", "bob"));
+    EXPECT_EQ(value_of(store_->get_connection("c1", now_s))->endpoint, "https://gw-alice.example/local");
+    auto subs = value_of(store_->subscribers("lobby", now_s));
+    ASSERT_EQ(subs.size(), 2U);
+    for (auto const& s : subs) {
+        EXPECT_EQ(s.endpoint, "https://gw-" + s.user.user_id + ".example/local");
+    }
+    auto left = value_of(store_->leave_room("lobby", "bob"));
+    ASSERT_EQ(left.subscriptions.size(), 1U);
+    EXPECT_EQ(left.subscriptions[0].endpoint, "https://gw-bob.example/local");
+    EXPECT_EQ(left.subscriptions[0].user.user_id, "bob");
+    EXPECT_EQ(value_of(store_->remove_connection("c1")).connection->endpoint,
+              "https://gw-alice.example/local");
+}
+
 TEST_P(StoreContract, LeaveTwiceReportsNotMember)
 {
     put_and_join(*store_, "lobby", connection("c1", "alice"));
@@ -351,14 +370,14 @@ TEST_P(StoreContract, LeaveTwiceReportsNotMember)
     auto again = value_of(store_->leave_room("lobby", "alice"));
     EXPECT_FALSE(again.was_member);
     EXPECT_FALSE(again.user_was_online);
-    EXPECT_TRUE(again.connection_ids.empty());
+    EXPECT_TRUE(again.subscriptions.empty());
 }
 
 TEST_P(StoreContract, LeaveUnknownRoomReportsNotMember)
 {
     auto left = value_of(store_->leave_room("nowhere", "alice"));
     EXPECT_FALSE(left.was_member);
-    EXPECT_TRUE(left.connection_ids.empty());
+    EXPECT_TRUE(left.subscriptions.empty());
 }
 
 TEST_P(StoreContract, LeaveAfterDisconnectIsMemberButNotOnline)
@@ -368,7 +387,7 @@ TEST_P(StoreContract, LeaveAfterDisconnectIsMemberButNotOnline)
     auto left = value_of(store_->leave_room("lobby", "alice"));
     EXPECT_TRUE(left.was_member);
     EXPECT_FALSE(left.user_was_online);
-    EXPECT_TRUE(left.connection_ids.empty());
+    EXPECT_TRUE(left.subscriptions.empty());
 }
 
 TEST_P(StoreContract, RejoinAfterLeaveStartsAtCurrentLastSeq)

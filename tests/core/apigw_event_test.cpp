@@ -60,6 +60,20 @@ TEST(ApigwEvent, RejectsMalformedEvents)
         "queryStringParameters":{"token":1}})"));
 }
 
+TEST(ApigwEvent, DerivesTheCallbackEndpointLikeTheAwsSdkSamples)
+{
+    auto aws = parse_apigw_event(disconnect_capture);
+    ASSERT_TRUE(aws);
+    EXPECT_EQ(callback_endpoint(*aws), "https://dl7ptocha9.execute-api.ap-northeast-1.amazonaws.com/prod");
+    auto local = parse_apigw_event(R"({"requestContext":{"routeKey":"$connect","eventType":"CONNECT",
+        "connectionId":"abc=","domainName":"127.0.0.1:8080","stage":"local"},
+        "headers":{"X-Forwarded-Proto":"http"}})");
+    ASSERT_TRUE(local);
+    EXPECT_EQ(callback_endpoint(*local), "http://127.0.0.1:8080/local");
+    apigw_event bare;
+    EXPECT_EQ(callback_endpoint(bare), "");
+}
+
 TEST(ApigwEvent, RoundTripsProxyResponses)
 {
     proxy_response response;

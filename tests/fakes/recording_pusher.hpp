@@ -18,11 +18,12 @@ public:
         std::string payload;
     };
 
-    std::vector<push_status> push(std::span<std::string const> ids, std::string_view payload) override
+    std::vector<push_status> push(std::span<push_target const> targets, std::string_view payload) override
     {
         std::lock_guard lock(mutex_);
         std::vector<push_status> statuses;
-        for (auto const& id : ids) {
+        for (auto const& target : targets) {
+            auto const& id = target.connection_id;
             if (gone_.count(id) > 0) {
                 statuses.push_back(push_status::gone);
                 ++gone_pushes_[id];

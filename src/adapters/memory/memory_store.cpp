@@ -107,7 +107,9 @@ result<leave_result> memory_store::leave_room(std::string_view name, std::string
     for (auto sub = room.subscriptions.begin(); sub != room.subscriptions.end();) {
         if (sub->second.user_id == user_id) {
             left.user_was_online = true;
-            left.connection_ids.push_back(sub->first);
+            auto const conn = connections_.find(sub->first);
+            left.subscriptions.push_back(
+                subscriber{sub->first, sub->second, conn != connections_.end() ? conn->second.endpoint : ""});
             rooms_of_connection_[sub->first].erase(std::string(name));
             sub = room.subscriptions.erase(sub);
         } else {
@@ -135,7 +137,7 @@ result<std::vector<subscriber>> memory_store::subscribers(std::string_view name,
     for (auto const& [id, user] : it->second.subscriptions) {
         auto const conn = connections_.find(id);
         if (conn != connections_.end() && conn->second.expires_at_s > now_s) {
-            list.push_back(subscriber{id, user});
+            list.push_back(subscriber{id, user, conn->second.endpoint});
         }
     }
     return list;

@@ -74,6 +74,10 @@ constexpr std::array<char const*, sqlite_store::schema_version> migrations = {
     ) WITHOUT ROWID;
     CREATE INDEX dedupe_by_expiry ON dedupe (expires_at_s);
     )sql",
+    // 2: the @connections endpoint of the gateway holding each connection.
+    R"sql(
+    ALTER TABLE connections ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 // Appends between two purges of expired dedupe records, and the batch size.
@@ -88,13 +92,16 @@ constexpr std::string_view commit = "COMMIT";
 constexpr std::string_view rollback = "ROLLBACK";
 
 constexpr std::string_view put_connection =
-    "INSERT INTO connections (id, user_id, name, connected_at_ms, expires_at_s) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "INSERT INTO connections (id, user_id, name, connected_at_ms, expires_at_s, endpoint) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
     "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, name = excluded.name, "
-    "connected_at_ms = excluded.connected_at_ms, expires_at_s = excluded.expires_at_s";
-constexpr std::string_view get_connection = "SELECT id, user_id, name, connected_at_ms, expires_at_s FROM "
-                                            "connections WHERE id = ?1 AND expires_at_s > ?2";
+    "connected_at_ms = excluded.connected_at_ms, expires_at_s = excluded.expires_at_s, "
+    "endpoint = excluded.endpoint";
+constexpr std::string_view get_connection =
+    "SELECT id, user_id, name, connected_at_ms, expires_at_s, endpoint "
+    "FROM connections WHERE id = ?1 AND expires_at_s > ?2";
 constexpr std::string_view find_connection =
-    "SELECT id, user_id, name, connected_at_ms, expires_at_s FROM connections WHERE id = ?1";
+    "SELECT id, user_id, name, connected_at_ms, expires_at_s, endpoint FROM connections WHERE id = ?1";
 constexpr std::string_view delete_connection = "DELETE FROM connections WHERE id = ?1";
 // Rooms of the connection where its user (?2) has no other subscription.
 constexpr std::string_view rooms_going_offline =
@@ -126,15 +133,19 @@ constexpr std::string_view online_users =
     "GROUP BY s.user_id ORDER BY s.user_id";
 
 constexpr std::string_view remove_member = "DELETE FROM members WHERE room = ?1 AND user_id = ?2";
-constexpr std::string_view unsubscribe_user =
-    "DELETE FROM subscriptions WHERE room = ?1 AND user_id = ?2 RETURNING connection_id";
+constexpr std::string_view user_subscriptions =
+    "SELECT s.connection_id, s.user_id, s.name, COALESCE(c.endpoint, '') FROM subscriptions s "
+    "LEFT JOIN connections c ON c.id = s.connection_id WHERE s.room = ?1 AND s.user_id = ?2 "
+    "ORDER BY s.connection_id";
+constexpr std::string_view unsubscribe_user = "DELETE FROM subscriptions WHERE room = ?1 AND user_id = ?2";
 constexpr std::string_view is_member = "SELECT 1 FROM members WHERE room = ?1 AND user_id = ?2";
 
 // The fan-out list: a range of the subscriptions primary key, then one
 // primary-key lookup per subscription to filter expired connections.
-constexpr std::string_view subscribers = "SELECT s.connection_id, s.user_id, s.name FROM subscriptions s "
-                                         "JOIN connections c ON c.id = s.connection_id "
-                                         "WHERE s.room = ?1 AND c.expires_at_s > ?2 ORDER BY s.connection_id";
+constexpr std::string_view subscribers =
+    "SELECT s.connection_id, s.user_id, s.name, c.endpoint FROM subscriptions s "
+    "JOIN connections c ON c.id = s.connection_id "
+    "WHERE s.room = ?1 AND c.expires_at_s > ?2 ORDER BY s.connection_id";
 
 constexpr std::string_view list_rooms =
     "SELECT r.name, r.last_seq, "
@@ -531,7 +542,7 @@ result<void> sqlite_store::put_connection(connection_record const& record)
 {
     return guarded([&]() -> result<void> {
         auto use = start(db_.get(), prepare(sql::put_connection), record.connection_id, record.user.user_id,
-                         record.user.name, record.connected_at_ms, record.expires_at_s);
+                         record.user.name, record.connected_at_ms, record.expires_at_s, record.endpoint);
         if (!use) {
             return failed(use.error());
         }
@@ -560,6 +571,7 @@ result<std::optional<connection_record>> sqlite_store::get_connection(std::strin
         record.user.name = use->text(2);
         record.connected_at_ms = use->integer(3);
         record.expires_at_s = use->integer(4);
+        record.endpoint = use->text(5);
         return std::optional<connection_record>{std::move(record)};
     });
 }
@@ -588,6 +600,7 @@ result<removal_result> sqlite_store::remove_connection(std::string_view connecti
                 record.user.name = found->text(2);
                 record.connected_at_ms = found->integer(3);
                 record.expires_at_s = found->integer(4);
+                record.endpoint = found->text(5);
                 removed.connection = std::move(record);
             }
             // Rooms are computed before the subscriptions go.
@@ -701,18 +714,27 @@ result<leave_result> sqlite_store::leave_room(std::string_view room, std::string
             }
             left.was_member = sqlite3_changes(db) > 0;
 
-            auto unsubscribed = start(db, prepare(sql::unsubscribe_user), room, user_id);
+            {
+                auto subscriptions = start(db, prepare(sql::user_subscriptions), room, user_id);
+                if (!subscriptions) {
+                    return failed(subscriptions.error());
+                }
+                auto read = subscriptions->each_row([&](statement_use const& r) {
+                    left.subscriptions.push_back(
+                        subscriber{r.text(0), identity{r.text(1), r.text(2)}, r.text(3)});
+                });
+                if (!read) {
+                    return failed(read.error());
+                }
+            }
+            auto unsubscribed =
+                start(db, prepare(sql::unsubscribe_user), room, user_id).and_then([](statement_use use) {
+                    return use.run();
+                });
             if (!unsubscribed) {
                 return failed(unsubscribed.error());
             }
-            auto read = unsubscribed->each_row(
-                [&](statement_use const& r) { left.connection_ids.push_back(r.text(0)); });
-            if (!read) {
-                return failed(read.error());
-            }
-            // RETURNING rows come in no particular order.
-            std::sort(left.connection_ids.begin(), left.connection_ids.end());
-            left.user_was_online = !left.connection_ids.empty();
+            left.user_was_online = !left.subscriptions.empty();
             return left;
         });
     });
@@ -738,7 +760,7 @@ result<std::vector<subscriber>> sqlite_store::subscribers(std::string_view room,
         }
         std::vector<subscriber> list;
         auto read = use->each_row([&](statement_use const& r) {
-            list.push_back(subscriber{r.text(0), identity{r.text(1), r.text(2)}});
+            list.push_back(subscriber{r.text(0), identity{r.text(1), r.text(2)}, r.text(3)});
         });
         if (!read) {
             return failed(read.error());

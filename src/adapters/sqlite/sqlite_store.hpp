@@ -44,7 +44,7 @@ namespace stratus {
 class sqlite_store final : public store {
 public:
     /// The schema version this build creates and understands.
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
 
     /// Opens (creating if needed) the database at `file` (":memory:" for a
     /// private in-memory database), applies the PRAGMAs and migrates the schema.

@@ -17,15 +17,22 @@ enum class push_status {
     failed,
 };
 
+/// One recipient of a push: the connection and the @connections endpoint of
+/// the gateway that holds it ("" = the local or default one).
+struct push_target {
+    std::string connection_id;
+    std::string endpoint;
+};
+
 /// Outbound port: sends one text frame to many connections.
 /// Implementations: the gateway (in process) and the @connections client (AWS).
 class pusher {
 public:
     virtual ~pusher() = default;
 
-    /// Sends `payload` to every connection in `connection_ids`; returns one
-    /// status per id, in the same order. Never throws.
-    [[nodiscard]] virtual std::vector<push_status> push(std::span<std::string const> connection_ids,
+    /// Sends `payload` to every target; returns one status per target, in
+    /// the same order. Never throws.
+    [[nodiscard]] virtual std::vector<push_status> push(std::span<push_target const> targets,
                                                         std::string_view payload) = 0;
 };
 

@@ -25,7 +25,7 @@ constexpr std::int64_t now_ms = now_s * 1000;
 
 connection_record connection(std::string const& id, std::string const& user)
 {
-    return connection_record{id, identity{user, "name of " + user}, now_ms, now_s + 7200};
+    return connection_record{id, identity{user, "name of " + user}, now_ms, now_s + 7200, ""};
 }
 
 new_message message(std::string const& room, std::string const& user, std::string const& client_msg_id,
@@ -241,7 +241,7 @@ TEST_F(SqliteStore, PurgeConnectionsKeepsMembershipAndMessages)
 
     ASSERT_TRUE(s->purge_connections());
     EXPECT_FALSE(s->get_connection("c1", now_s).value_or(connection("x", "x")).has_value());
-    EXPECT_TRUE(s->subscribers("lobby", now_s).value_or(std::vector<subscriber>{{"x", {}}}).empty());
+    EXPECT_TRUE(s->subscribers("lobby", now_s).value_or(std::vector<subscriber>{{"x", {}, ""}}).empty());
     EXPECT_TRUE(s->is_member("lobby", "alice").value_or(false));
     EXPECT_TRUE(s->is_member("lobby", "bob").value_or(false));
     EXPECT_EQ(s->last_seq("lobby").value_or(-1), 1);
