@@ -12,6 +12,7 @@ apt_packages=(
   libcpp-jwt-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   jq curl ca-certificates
+  chromium # headless browser for tests/web/browser (driven by npm playwright-core)
 )
 # Node 20 and npm come with this machine image; install Debian's only where they are missing.
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
