@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: installs what is missing, builds the release
 # and the ASan/UBSan trees, and runs every test (unit, store contract, C++ and
-# Node integration against the real gateway) in both. Exit code 0 only when
+# Node integration against the real gateway) in both, plus the web UI's unit
+# tests and its browser tests (headless Chromium) against the release gateway. Exit code 0 only when
 # everything passed. Set STRATUS_SKIP_ASAN=1 to skip the sanitizer tree locally.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,8 @@ step "layering (core has no I/O)" scripts/check-layering.sh
 step "build release" build release
 step "ctest release" ctest --preset release -j2
 step "node integration (release gateway)" env STRATUS_BIN=build/release/stratus npm run -s test:integration
+step "web unit tests" node --test tests/web/unit/
+step "browser tests (release gateway)" env STRATUS_BIN=build/release/stratus node --test --test-concurrency=1 tests/web/browser/
 if [ "${STRATUS_SKIP_ASAN:-0}" != "1" ]; then
   step "build asan" build asan
   step "ctest asan" ctest --preset asan -j2

@@ -5,6 +5,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/apigw/apigw_connection_pusher.hpp"
 #include "stack_process.hpp"
 
 namespace stratus::testing {
@@ -69,6 +72,20 @@ public:
     }
 
     void close() { ws_.close(websocket::close_code::normal); }
+
+    /// Reads until the server closes; returns the close code.
+    int read_until_closed()
+    {
+        beast::flat_buffer buffer;
+        beast::error_code ec;
+        for (;;) {
+            ws_.read(buffer, ec);
+            if (ec) {
+                return ec == websocket::error::closed ? static_cast<int>(ws_.reason().code) : -1;
+            }
+            buffer.consume(buffer.size());
+        }
+    }
 
 private:
     net::io_context ioc_;
@@ -213,6 +230,41 @@ TEST_F(GatewayIntegration, HandshakeWithoutAValidTokenIsRefusedWith401)
         EXPECT_EQ(ec, websocket::error::upgrade_declined) << target;
         EXPECT_EQ(res.result_int(), 401U) << target;
     }
+}
+
+/// The @connections pusher (SigV4, keep-alive HTTP) against the gateway's own
+/// management API, the way a Lambda handler reaches API Gateway.
+TEST(GatewayConnectionsApi, ThePusherPostsGetsAndDeletesThroughTheGateway)
+{
+    // A route table without $default, so the Forbidden frame tells the client its connection id.
+    auto const routes = std::filesystem::temp_directory_path() / ("stratus-routes-" + std::to_string(::getpid()));
+    {
+        std::ofstream(routes) << R"({"routeSelectionExpression":"$request.body.action",
+            "routes":[{"routeKey":"$connect"},{"routeKey":"$disconnect"},{"routeKey":"ping"}]})";
+    }
+    stack_process stack({"--routes", routes.string()});
+    ws_client client(stack.port(), dev_token(stack.port(), "pushed"));
+    client.send({{"action", "who-am-i"}});
+    auto const forbidden = client.read();
+    ASSERT_EQ(forbidden["message"], "Forbidden");
+    auto const id = forbidden["connectionId"].get<std::string>();
+
+    apigw_pusher_options options;
+    options.default_endpoint = "http://127.0.0.1:" + std::to_string(stack.port()) + "/local";
+    apigw_connection_pusher pusher(aws::aws_credentials{"local", "local", ""}, "us-east-1", options);
+    std::vector<push_target> const targets{{id, ""}, {"AAAAAAAAAAAAAAA=", ""}};
+    auto statuses = pusher.push(targets, R"({"type":"pushed","n":1})");
+    EXPECT_EQ(statuses, (std::vector<push_status>{push_status::sent, push_status::gone}));
+    EXPECT_EQ(client.read()["type"], "pushed");
+
+    auto info = pusher.connection_info(push_target{id, ""});
+    ASSERT_TRUE(info) << info.error().detail;
+    EXPECT_TRUE(json::parse(*info).contains("connectedAt"));
+
+    ASSERT_TRUE(pusher.disconnect(push_target{id, ""}));
+    EXPECT_EQ(client.read_until_closed(), 1001);
+    EXPECT_EQ(pusher.push(targets, "{}")[0], push_status::gone);
+    std::filesystem::remove(routes);
 }
 
 } // namespace
