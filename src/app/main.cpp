@@ -5,10 +5,18 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
 
+#include "adapters/apigw/apigw_connection_pusher.hpp"
+#include "adapters/aws/beast_http_client.hpp"
+#include "adapters/aws/sigv4_signer.hpp"
+#include "adapters/dynamodb/dynamodb_client.hpp"
+#include "adapters/dynamodb/dynamodb_store.hpp"
+#include "adapters/dynamodb/dynamodb_tables.hpp"
 #include "adapters/jwt/hs256_token_issuer.hpp"
 #include "adapters/jwt/hs256_token_verifier.hpp"
 #include "adapters/jwt/secret_file.hpp"
@@ -16,6 +24,7 @@
 #include "adapters/system/stderr_logger.hpp"
 #include "adapters/system/system_clock.hpp"
 #include "app/jwt_dev_token_issuer.hpp"
+#include "app/routing_pusher.hpp"
 #include "core/chat_service.hpp"
 #include "core/handler.hpp"
 #include "gateway/gateway.hpp"
@@ -42,6 +51,13 @@ struct dev_settings {
     std::string sync = "normal";
     std::int64_t token_lifetime_s = 7 * 24 * 3600;
     std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
+    std::string dynamodb_endpoint;
+    std::string table_prefix;
+};
+
+struct tables_settings {
+    std::string endpoint;
+    std::string prefix;
 };
 
 std::chrono::milliseconds millis(double seconds)
@@ -79,6 +95,61 @@ int fail_with(std::string const& message)
     return 2;
 }
 
+/// AWS credentials and region from the environment; for a local
+/// DynamoDB-compatible server any well-formed values do, so dummies stand in.
+stratus::aws::aws_credentials local_credentials()
+{
+    auto credentials = stratus::aws::credentials_from_environment();
+    return credentials ? *credentials : stratus::aws::aws_credentials{"local", "local", ""};
+}
+
+std::string local_region()
+{
+    auto region = stratus::aws::region_from_environment();
+    return region ? *region : "us-east-1";
+}
+
+/// The pieces a DynamoDB client needs, kept alive together.
+struct dynamodb_connection {
+    std::unique_ptr<stratus::aws::beast_http_client> http;
+    std::unique_ptr<stratus::aws::sigv4_signer> signer;
+    std::unique_ptr<stratus::dynamodb::dynamodb_client> client;
+};
+
+stratus::result<dynamodb_connection> connect_dynamodb(std::string const& url)
+{
+    auto target = stratus::aws::endpoint::parse(url);
+    if (!target) {
+        return stratus::fail(stratus::errc::invalid_request,
+                             "--dynamodb-endpoint must look like http(s)://host[:port]: " + url);
+    }
+    auto http = stratus::aws::beast_http_client::create(*target);
+    if (!http) {
+        return tl::unexpected(http.error());
+    }
+    dynamodb_connection connection;
+    connection.http = std::move(*http);
+    connection.signer =
+        std::make_unique<stratus::aws::sigv4_signer>(local_credentials(), local_region(), "dynamodb");
+    connection.client =
+        std::make_unique<stratus::dynamodb::dynamodb_client>(*connection.http, *connection.signer, *target);
+    return connection;
+}
+
+int run_tables_create(tables_settings const& s)
+{
+    auto dynamodb = connect_dynamodb(s.endpoint);
+    if (!dynamodb) {
+        return fail_with(dynamodb.error().detail);
+    }
+    if (auto created = stratus::dynamodb::create_tables(*dynamodb->client, s.prefix); !created) {
+        return fail_with("cannot create the tables: " + created.error().detail);
+    }
+    auto const names = stratus::dynamodb::table_names::for_prefix(s.prefix);
+    std::cout << "Tables ready: " << names.connections << ", " << names.messages << " (TTL on 'ttl')\n";
+    return 0;
+}
+
 int run_dev(dev_settings const& s)
 {
     if (!valid_stage(s.stage)) {
@@ -107,15 +178,44 @@ int run_dev(dev_settings const& s)
     if (!secret) {
         return fail_with(secret.error().detail);
     }
-    stratus::sqlite_options store_options;
-    store_options.synchronous_full = s.sync == "full";
-    auto store = stratus::sqlite_store::open(std::filesystem::path(s.data_dir) / "stratus.db", store_options);
-    if (!store) {
-        return fail_with("cannot open the store: " + store.error().detail);
-    }
-    // No socket survives a restart: connections left by a crash are ghosts.
-    if (auto purged = (*store)->purge_connections(); !purged) {
-        return fail_with("cannot clear stale connections: " + purged.error().detail);
+
+    // The store: SQLite in the data directory, or a DynamoDB-compatible server
+    // that several gateways can share.
+    std::unique_ptr<stratus::sqlite_store> sqlite;
+    std::optional<dynamodb_connection> dynamodb;
+    std::unique_ptr<stratus::dynamodb_store> dynamo_store;
+    stratus::store* store = nullptr;
+    std::string store_description;
+    if (s.dynamodb_endpoint.empty()) {
+        stratus::sqlite_options store_options;
+        store_options.synchronous_full = s.sync == "full";
+        auto opened =
+            stratus::sqlite_store::open(std::filesystem::path(s.data_dir) / "stratus.db", store_options);
+        if (!opened) {
+            return fail_with("cannot open the store: " + opened.error().detail);
+        }
+        sqlite = std::move(*opened);
+        // No socket survives a restart: connections left by a crash are ghosts.
+        if (auto purged = sqlite->purge_connections(); !purged) {
+            return fail_with("cannot clear stale connections: " + purged.error().detail);
+        }
+        store = sqlite.get();
+        store_description = s.data_dir + " (SQLite, WAL, synchronous=" + s.sync + ")";
+    } else {
+        auto connected = connect_dynamodb(s.dynamodb_endpoint);
+        if (!connected) {
+            return fail_with(connected.error().detail);
+        }
+        dynamodb = std::move(*connected);
+        if (auto created = stratus::dynamodb::create_tables(*dynamodb->client, s.table_prefix); !created) {
+            return fail_with("cannot create the DynamoDB tables: " + created.error().detail);
+        }
+        stratus::dynamodb_store_options options;
+        options.table_prefix = s.table_prefix;
+        dynamo_store = std::make_unique<stratus::dynamodb_store>(*dynamodb->client, options);
+        store = dynamo_store.get();
+        store_description = s.dynamodb_endpoint + " (DynamoDB, tables " + s.table_prefix + "Connections, " +
+                            s.table_prefix + "Messages)";
     }
 
     stratus::system_clock clock;
@@ -137,8 +237,16 @@ int run_dev(dev_settings const& s)
     options.max_send_queue_bytes = s.max_send_queue_bytes;
 
     stratus::gateway::gateway gateway(options, std::move(routes), &dev_tokens);
+
+    // With a shared store, connections held by other gateways are reached
+    // through their @connections API (the endpoint stored with each connection).
+    stratus::apigw_connection_pusher remote(local_credentials(), local_region(),
+                                            stratus::apigw_pusher_options{});
+    stratus::routing_pusher routing(gateway, remote);
+    stratus::pusher& pusher = dynamodb ? static_cast<stratus::pusher&>(routing) : gateway;
+
     stratus::stderr_logger log;
-    stratus::chat_service service(**store, gateway, clock, verifier, {}, &log);
+    stratus::chat_service service(*store, pusher, clock, verifier, {}, &log);
     stratus::handler handler(service);
     stratus::gateway::handler_integration integration(handler);
     gateway.set_integration(integration);
@@ -153,7 +261,7 @@ int run_dev(dev_settings const& s)
               << "  WebSocket:    " << ws << "?token=<JWT>\n"
               << "  Dev token:    curl -s -X POST " << base << "/auth/dev-token -d '{\"name\":\"alice\"}'\n"
               << "  @connections: " << base << "/" << s.stage << "/@connections/{connectionId}\n"
-              << "  Data:         " << s.data_dir << " (SQLite, WAL, synchronous=" << s.sync << ")\n"
+              << "  Store:        " << store_description << "\n"
               << "  Web UI:       " << options.web_root.string() << "\n"
               << std::flush;
     gateway.run();
@@ -170,6 +278,8 @@ int main(int argc, char** argv)
 
     dev_settings settings;
     auto* dev = app.add_subcommand("dev", "Run the local stack: gateway, handlers, SQLite store and web UI");
+    // A repeated option takes its last value (scripts can append overrides).
+    dev->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     dev->add_option("--host", settings.host, "Address to listen on")->capture_default_str();
     dev->add_option("--port", settings.port, "Port (0 picks a free one)")
         ->check(CLI::Range(0, 65535))
@@ -211,11 +321,29 @@ int main(int argc, char** argv)
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
         ->capture_default_str();
 
+    dev->add_option(
+        "--dynamodb-endpoint", settings.dynamodb_endpoint,
+        "Store in a DynamoDB-compatible server (tables are created if missing) instead of SQLite; "
+        "several gateways may share it");
+    dev->add_option("--table-prefix", settings.table_prefix, "Prefix of the DynamoDB table names");
+
+    tables_settings tables;
+    auto* tables_cmd = app.add_subcommand("tables", "Manage DynamoDB tables on a local server");
+    auto* create_cmd =
+        tables_cmd->add_subcommand("create", "Create the Connections and Messages tables (idempotent)");
+    create_cmd->add_option("--endpoint", tables.endpoint, "DynamoDB endpoint, e.g. http://127.0.0.1:8000")
+        ->required();
+    create_cmd->add_option("--prefix", tables.prefix, "Prefix of the table names");
+    tables_cmd->require_subcommand(1);
+
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "stratus 0.1.0\n"; });
 
     CLI11_PARSE(app, argc, argv);
     if (dev->parsed()) {
         return run_dev(settings);
+    }
+    if (create_cmd->parsed()) {
+        return run_tables_create(tables);
     }
     return 0;
 }

@@ -237,7 +237,8 @@ TEST_F(GatewayIntegration, HandshakeWithoutAValidTokenIsRefusedWith401)
 TEST(GatewayConnectionsApi, ThePusherPostsGetsAndDeletesThroughTheGateway)
 {
     // A route table without $default, so the Forbidden frame tells the client its connection id.
-    auto const routes = std::filesystem::temp_directory_path() / ("stratus-routes-" + std::to_string(::getpid()));
+    auto const routes =
+        std::filesystem::temp_directory_path() / ("stratus-routes-" + std::to_string(::getpid()));
     {
         std::ofstream(routes) << R"({"routeSelectionExpression":"$request.body.action",
             "routes":[{"routeKey":"$connect"},{"routeKey":"$disconnect"},{"routeKey":"ping"}]})";

@@ -7,11 +7,9 @@
 #include <string>
 #include <vector>
 
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace stratus::testing {
 
@@ -37,14 +35,20 @@ public:
         if (::pipe(fds) != 0) {
             throw std::runtime_error("pipe failed");
         }
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
-            throw std::runtime_error(std::string("cannot start ") + STRATUS_BINARY);
+        // fork + exec rather than posix_spawn: the child asks to be killed when
+        // this test process dies, so a crashed test never leaves a gateway behind.
+        pid_ = ::fork();
+        if (pid_ < 0) {
+            throw std::runtime_error("fork failed");
         }
-        posix_spawn_file_actions_destroy(&actions);
+        if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            ::dup2(fds[1], STDOUT_FILENO);
+            ::close(fds[0]);
+            ::close(fds[1]);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
         ::close(fds[1]);
         out_ = ::fdopen(fds[0], "r");
 
