@@ -112,6 +112,15 @@ proxy_response chat_service::on_disconnect(apigw_event const& event)
 proxy_response chat_service::on_message(apigw_event const& event)
 {
     std::string const body = event.body.value_or("");
+    // Errors echo the request's action, room and clientMsgId (parsed only when needed).
+    auto error_response = [&](errc code, std::string_view message, std::string_view action,
+                              bool valid_actions = false) {
+        auto echo = peek_echo(body);
+        echo.action = std::string(action);
+        return frame_response(status_for(code),
+                              error_frame(code, message, echo, event.request_id, valid_actions));
+    };
+
     auto const kind = action_from_name(event.route_key);
     if (!kind) {
         // $default (or a route this handler does not know): list what is valid.
@@ -125,32 +134,24 @@ proxy_response chat_service::on_message(apigw_event const& event)
             message += valid;
             first = false;
         }
-        return frame_response(400, error_frame(errc::invalid_request, message, name, event.request_id, true));
+        return error_response(errc::invalid_request, message, name, true);
     }
 
     auto const action_name = action_names()[static_cast<std::size_t>(*kind)];
     auto request = parse_client_request(*kind, body);
     if (!request) {
-        return frame_response(
-            status_for(request.error().code),
-            error_frame(request.error().code, request.error().detail, action_name, event.request_id));
+        return error_response(request.error().code, request.error().detail, action_name);
     }
-
     auto caller = store_.get_connection(event.connection_id, now_s());
     if (!caller) {
-        return frame_response(
-            500, error_frame(errc::internal, client_message(caller.error()), action_name, event.request_id));
+        return error_response(errc::internal, client_message(caller.error()), action_name);
     }
     if (!*caller) {
-        return frame_response(401, error_frame(errc::unauthorized, "connection is not registered; reconnect",
-                                               action_name, event.request_id));
+        return error_response(errc::unauthorized, "connection is not registered; reconnect", action_name);
     }
-
     auto reply = dispatch(*request, **caller);
     if (!reply) {
-        return frame_response(
-            status_for(reply.error().code),
-            error_frame(reply.error().code, client_message(reply.error()), action_name, event.request_id));
+        return error_response(reply.error().code, client_message(reply.error()), action_name);
     }
     if (reply->empty()) {
         return status_only(200);

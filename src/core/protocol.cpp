@@ -198,25 +198,46 @@ result<client_request> parse_client_request(action kind, std::string_view body)
     return fail(errc::invalid_request, "unknown action");
 }
 
-std::string peek_action(std::string_view body)
+namespace {
+
+// A member of a JSON object frame as a short valid string, else "".
+std::string short_string_member(nlohmann::json const& doc, char const* key)
 {
-    if (unsafe_json_text(body, limits::json_max_depth)) {
-        return {};
-    }
-    json const doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-        return {};
-    }
-    auto const it = doc.find("action");
+    auto const it = doc.find(key);
     if (it == doc.end() || !it->is_string()) {
         return {};
     }
-    auto name = it->get<std::string>();
-    // Echo only a bounded, valid prefix of what the client sent.
-    if (name.size() > 64 || !is_valid_utf8(name)) {
-        return {};
+    auto value = it->get<std::string>();
+    return value.size() <= 64 && is_valid_utf8(value) ? value : std::string{};
+}
+
+nlohmann::json parse_object(std::string_view body)
+{
+    if (unsafe_json_text(body, limits::json_max_depth)) {
+        return nullptr;
     }
-    return name;
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    return doc.is_object() ? doc : nlohmann::json(nullptr);
+}
+
+} // namespace
+
+std::string peek_action(std::string_view body)
+{
+    auto const doc = parse_object(body);
+    return doc.is_object() ? short_string_member(doc, "action") : std::string{};
+}
+
+error_echo peek_echo(std::string_view body)
+{
+    error_echo echo;
+    auto const doc = parse_object(body);
+    if (doc.is_object()) {
+        echo.action = short_string_member(doc, "action");
+        echo.room = short_string_member(doc, "room");
+        echo.client_msg_id = short_string_member(doc, "clientMsgId");
+    }
+    return echo;
 }
 
 std::string_view protocol_code(errc code) noexcept
@@ -316,14 +337,20 @@ std::string typing_frame(std::string_view room, identity const& user)
     return dump(json{{"type", "typing"}, {"room", room}, {"user", user_json(user)}});
 }
 
-std::string error_frame(errc code, std::string_view message, std::string_view action,
+std::string error_frame(errc code, std::string_view message, error_echo const& echo,
                         std::string_view request_id, bool valid_actions)
 {
     json doc{{"type", "error"},
              {"code", protocol_code(code)},
              {"message", message},
-             {"action", action},
+             {"action", echo.action},
              {"requestId", request_id}};
+    if (!echo.room.empty()) {
+        doc["room"] = echo.room;
+    }
+    if (!echo.client_msg_id.empty()) {
+        doc["clientMsgId"] = echo.client_msg_id;
+    }
     if (valid_actions) {
         doc["validActions"] = names;
     }

@@ -64,9 +64,22 @@ struct client_request {
 [[nodiscard]] std::string pong_frame();
 [[nodiscard]] std::string presence_frame(std::string_view room, identity const& user, std::string_view state);
 [[nodiscard]] std::string typing_frame(std::string_view room, identity const& user);
-/// {"type":"error","code","message","action","requestId"}; when `valid_actions`
-/// is set, also "validActions" (the $default route's answer).
-[[nodiscard]] std::string error_frame(errc code, std::string_view message, std::string_view action,
+/// What an error frame echoes of the request it answers, so that a client with
+/// several requests in flight can tell which one failed.
+struct error_echo {
+    std::string action;
+    std::string room;
+    std::string client_msg_id;
+};
+
+/// The action, room and clientMsgId of a frame when they are short valid strings
+/// (anything else is left empty: an error never echoes hostile input back).
+[[nodiscard]] error_echo peek_echo(std::string_view body);
+
+/// {"type":"error","code","message","action","requestId"}, plus "room" and
+/// "clientMsgId" when the echo has them; when `valid_actions` is set, also
+/// "validActions" (the $default route's answer).
+[[nodiscard]] std::string error_frame(errc code, std::string_view message, error_echo const& echo,
                                       std::string_view request_id, bool valid_actions = false);
 
 } // namespace stratus

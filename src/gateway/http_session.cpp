@@ -231,6 +231,14 @@ http_session::response http_session::static_file(request const& req)
                                                                  : http::status::not_found,
                       "Not found\n", "text/plain; charset=utf-8");
     }
+    auto const etag = static_files::etag(*file);
+    if (!etag.empty() && req[http::field::if_none_match] == etag) {
+        auto res = simple(req, http::status::not_modified, "");
+        res.erase(http::field::content_type);
+        res.set(http::field::etag, etag);
+        res.set(http::field::cache_control, static_files::cache_control(*file));
+        return res;
+    }
     std::ifstream in(*file, std::ios::binary);
     if (!in) {
         return simple(req, http::status::not_found, "Not found\n", "text/plain; charset=utf-8");
@@ -239,6 +247,9 @@ http_session::response http_session::static_file(request const& req)
     content << in.rdbuf();
     auto res = simple(req, http::status::ok, content.str(), static_files::content_type(*file));
     res.set(http::field::cache_control, static_files::cache_control(*file));
+    if (!etag.empty()) {
+        res.set(http::field::etag, etag);
+    }
     if (req.method() == http::verb::head) {
         res.content_length(res.body().size());
         res.body().clear();

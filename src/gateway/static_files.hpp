@@ -23,8 +23,14 @@ public:
     /// Content-Type for a file name ("text/html; charset=utf-8", ...).
     static std::string_view content_type(std::filesystem::path const& file);
 
-    /// Cache-Control: HTML and config revalidate every time; assets may be cached briefly.
+    /// Cache-Control: every file revalidates (no-cache, with an ETag), since
+    /// the files carry no content hash in their names: a deploy is seen at once
+    /// and an unchanged file costs a 304.
     static std::string_view cache_control(std::filesystem::path const& file);
+
+    /// A validator for If-None-Match: "<size>-<mtime ns>" in hex, quoted;
+    /// "" when the file cannot be read.
+    static std::string etag(std::filesystem::path const& file);
 
     /// Headers on every HTTP response: CSP (no inline script, WebSocket to self), framing, referrer.
     static std::vector<std::pair<std::string, std::string>> const& security_headers();

@@ -428,6 +428,9 @@ TEST_F(ChatService, BadFramesGetErrorFramesAndChangeNothing)
         EXPECT_EQ(reply["type"], "error") << c.body.dump();
         EXPECT_EQ(reply["code"], c.code) << c.body.dump();
         EXPECT_EQ(reply["action"], route);
+        if (c.body.contains("clientMsgId") && c.body["clientMsgId"] == "x") {
+            EXPECT_EQ(reply["clientMsgId"], "x") << "errors name the send they answer";
+        }
     }
     // Not JSON at all, routed by the gateway to the action's route anyway.
     auto response =

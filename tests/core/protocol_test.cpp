@@ -72,10 +72,18 @@ TEST(Protocol, BuildsFramesWithTheDocumentedFields)
     auto ack = json::parse(ack_frame(m));
     EXPECT_EQ(ack, json::parse(R"({"type":"ack","room":"general","clientMsgId":"c3","seq":3,"id":"id-3",
         "ts":1700000000123})"));
-    auto error = json::parse(error_frame(errc::throttled, "slow down", "sendMessage", "r1"));
+    auto error =
+        json::parse(error_frame(errc::throttled, "slow down", error_echo{"sendMessage", "", ""}, "r1"));
     EXPECT_EQ(error["code"], "rate_limited");
     EXPECT_EQ(error["requestId"], "r1");
     EXPECT_FALSE(error.contains("validActions"));
+    EXPECT_FALSE(error.contains("room"));
+    auto echoed = json::parse(
+        error_frame(errc::too_large, "too long",
+                    peek_echo(R"({"action":"sendMessage","room":"r","clientMsgId":"c9"})"), "r2"));
+    EXPECT_EQ(echoed["room"], "r");
+    EXPECT_EQ(echoed["clientMsgId"], "c9");
+    EXPECT_EQ(peek_echo(R"({"room":5,"clientMsgId":")" + std::string(65, 'x') + R"("})").room, "");
     EXPECT_EQ(json::parse(pong_frame()), json::parse(R"({"type":"pong"})"));
 }
 

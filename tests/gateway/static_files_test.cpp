@@ -59,6 +59,14 @@ TEST_F(StaticFiles, KnowsContentTypesAndCaching)
     EXPECT_EQ(static_files::content_type("x.css"), "text/css; charset=utf-8");
     EXPECT_EQ(static_files::content_type("x.bin"), "application/octet-stream");
     EXPECT_EQ(static_files::cache_control("index.html"), "no-cache");
+    EXPECT_EQ(static_files::cache_control("app.js"), "no-cache");
+    auto const tag = static_files::etag(root / "index.html");
+    ASSERT_FALSE(tag.empty());
+    EXPECT_EQ(tag.front(), '"');
+    EXPECT_EQ(tag, static_files::etag(root / "index.html")) << "stable while the file is unchanged";
+    std::ofstream(root / "index.html") << "<h1>changed, and longer</h1>";
+    EXPECT_NE(tag, static_files::etag(root / "index.html"));
+    EXPECT_EQ(static_files::etag(root / "missing.html"), "");
     bool has_csp = false;
     for (auto const& [name, value] : static_files::security_headers()) {
         has_csp = has_csp ||

@@ -1,15 +1,12 @@
 #pragma once
 
-#include <csignal>
-#include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "support/child_process.hpp"
 
 namespace stratus::testing {
 
@@ -25,59 +22,18 @@ public:
         std::vector<std::string> args{STRATUS_BINARY, "dev", "--host",     "127.0.0.1",
                                       "--port",       "0",   "--data-dir", data_dir_.string()};
         args.insert(args.end(), extra_args.begin(), extra_args.end());
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
+        process_.emplace(std::move(args));
+        // "Stratus local stack ready at http://127.0.0.1:PORT/"
+        auto const rest = process_->wait_for_line("ready at http://");
+        if (!rest) {
+            throw std::runtime_error("stratus exited before it was ready");
         }
-        argv.push_back(nullptr);
-
-        int fds[2];
-        if (::pipe(fds) != 0) {
-            throw std::runtime_error("pipe failed");
-        }
-        // fork + exec rather than posix_spawn: the child asks to be killed when
-        // this test process dies, so a crashed test never leaves a gateway behind.
-        pid_ = ::fork();
-        if (pid_ < 0) {
-            throw std::runtime_error("fork failed");
-        }
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            ::dup2(fds[1], STDOUT_FILENO);
-            ::close(fds[0]);
-            ::close(fds[1]);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        out_ = ::fdopen(fds[0], "r");
-
-        // Wait for "Stratus local stack ready at http://127.0.0.1:PORT/".
-        char line[1024];
-        std::string const marker = "ready at http://";
-        while (std::fgets(line, sizeof line, out_) != nullptr) {
-            std::string text(line);
-            auto const at = text.find(marker);
-            if (at != std::string::npos) {
-                auto const hostport = text.substr(at + marker.size());
-                auto const colon = hostport.find(':');
-                port_ = static_cast<unsigned short>(std::stoi(hostport.substr(colon + 1)));
-                return;
-            }
-        }
-        throw std::runtime_error("stratus exited before it was ready");
+        port_ = static_cast<unsigned short>(std::stoi(rest->substr(rest->find(':') + 1)));
     }
 
     ~stack_process()
     {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-        if (out_ != nullptr) {
-            std::fclose(out_);
-        }
+        process_.reset();
         std::error_code ignored;
         std::filesystem::remove_all(data_dir_, ignored);
     }
@@ -95,8 +51,7 @@ private:
         return value;
     }
 
-    pid_t pid_ = -1;
-    std::FILE* out_ = nullptr;
+    std::optional<child_process> process_;
     unsigned short port_ = 0;
     std::filesystem::path data_dir_;
 };

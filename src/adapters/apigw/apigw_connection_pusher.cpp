@@ -4,6 +4,8 @@
 #include <atomic>
 #include <thread>
 
+#include "adapters/aws/sigv4_canonical.hpp"
+
 namespace stratus {
 
 apigw_connection_pusher::apigw_connection_pusher(aws::aws_credentials credentials, std::string region,
@@ -16,22 +18,7 @@ apigw_connection_pusher::~apigw_connection_pusher() = default;
 
 std::string apigw_connection_pusher::encode_path_segment(std::string_view segment)
 {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(segment.size() * 3);
-    for (char ch : segment) {
-        auto const c = static_cast<unsigned char>(ch);
-        bool const unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                                c == '-' || c == '_' || c == '.' || c == '~';
-        if (unreserved) {
-            out.push_back(ch);
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4U]);
-            out.push_back(hex[c & 0x0FU]);
-        }
-    }
-    return out;
+    return aws::sigv4_canonical::uri_encode(segment, false);
 }
 
 result<aws::http_client*> apigw_connection_pusher::client_for(std::string const& endpoint_url,

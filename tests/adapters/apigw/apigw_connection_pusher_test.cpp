@@ -4,13 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "support/child_process.hpp"
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace stratus {
 namespace {
@@ -22,41 +18,11 @@ class stand_in {
 public:
     stand_in()
     {
-        std::string script = STRATUS_HTTP_TEST_SERVER;
-        char* argv[] = {const_cast<char*>("python3"), script.data(), nullptr};
-        int fds[2];
-        if (::pipe(fds) != 0) {
-            return;
-        }
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        if (posix_spawnp(&pid_, "python3", &actions, nullptr, argv, environ) != 0) {
-            pid_ = -1;
-        }
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(fds[1]);
-        out_ = ::fdopen(fds[0], "r");
-        char line[256];
-        if (pid_ > 0 && std::fgets(line, sizeof line, out_) != nullptr &&
-            std::string(line).rfind("PORT ", 0) == 0) {
-            port_ = std::atoi(line + 5);
+        if (auto port = process_.emplace(std::vector<std::string>{"python3", STRATUS_HTTP_TEST_SERVER})
+                            .wait_for_line("PORT ")) {
+            port_ = std::stoi(*port);
         }
     }
-    ~stand_in()
-    {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-        if (out_ != nullptr) {
-            std::fclose(out_);
-        }
-    }
-    stand_in(stand_in const&) = delete;
-    stand_in& operator=(stand_in const&) = delete;
     [[nodiscard]] std::string url(std::string const& stage) const
     {
         return "http://127.0.0.1:" + std::to_string(port_) + "/" + stage;
@@ -64,8 +30,7 @@ public:
     [[nodiscard]] int port() const { return port_; }
 
 private:
-    pid_t pid_ = -1;
-    std::FILE* out_ = nullptr;
+    std::optional<testing::child_process> process_;
     int port_ = 0;
 };
 

@@ -9,11 +9,9 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
+#include "support/child_process.hpp"
 
 namespace stratus::aws {
 namespace {
@@ -26,52 +24,17 @@ class test_server {
 public:
     explicit test_server(std::vector<std::string> args = {})
     {
-        std::vector<std::string> argv_store{"python3", STRATUS_HTTP_TEST_SERVER};
-        argv_store.insert(argv_store.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : argv_store) {
-            argv.push_back(a.data());
-        }
-        argv.push_back(nullptr);
-        int fds[2];
-        if (::pipe(fds) != 0) {
-            return;
-        }
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        if (posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(), environ) != 0) {
-            pid_ = -1;
-        }
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(fds[1]);
-        out_ = ::fdopen(fds[0], "r");
-        char line[256];
-        if (pid_ > 0 && std::fgets(line, sizeof line, out_) != nullptr &&
-            std::string(line).rfind("PORT ", 0) == 0) {
-            port_ = static_cast<std::uint16_t>(std::atoi(line + 5));
+        std::vector<std::string> argv{"python3", STRATUS_HTTP_TEST_SERVER};
+        argv.insert(argv.end(), args.begin(), args.end());
+        if (auto port = process_.emplace(std::move(argv)).wait_for_line("PORT ")) {
+            port_ = static_cast<std::uint16_t>(std::stoi(*port));
         }
     }
-    ~test_server()
-    {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-        if (out_ != nullptr) {
-            std::fclose(out_);
-        }
-    }
-    test_server(test_server const&) = delete;
-    test_server& operator=(test_server const&) = delete;
 
     [[nodiscard]] std::uint16_t port() const { return port_; }
 
 private:
-    pid_t pid_ = -1;
-    std::FILE* out_ = nullptr;
+    std::optional<stratus::testing::child_process> process_;
     std::uint16_t port_ = 0;
 };
 

@@ -35,8 +35,8 @@ const say = (who, room, text) => peers[who].ok({ action: 'sendMessage', room, te
 
 test('showcase: a lively #general with presence, unread rooms, a link and a typing indicator', async () => {
   await say('carol', 'general', 'Morning all! The staging deploy of the new presence service just finished.');
-  await say('dave', 'general', 'Nice. Latency looks flat so far: https://grafana.example.com/d/presence?from=now-1h');
-  await say('dave', 'general', 'p99 fan-out is 38 ms for a room of 200.');
+  await say('dave', 'general', 'Nice. Release notes are here: https://example.com/notes/presence');
+  await say('dave', 'general', 'Reconnects picked up right where they left off in my tests.');
 
   alice = await openPage(browser, stack.base, { viewport: { width: 1280, height: 860 } });
   await signIn(alice.page, 'alice');
@@ -69,7 +69,7 @@ test('showcase: a lively #general with presence, unread rooms, a link and a typi
   const shown = await shownMessages(page);
   checkOrder(assert, shown, 'general');
   assert.equal(shown.length, 8);
-  assert.equal(await page.locator('#messages a[href^="https://grafana.example.com/"]').count(), 1);
+  assert.equal(await page.locator('#messages a[href^="https://example.com/notes/"]').count(), 1);
   await page.mouse.move(0, 0);
   await page.locator('#composer-input').blur();
   await screenshot(page, 'showcase-desktop');
