@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 #include "adapters/aws/sigv4_canonical.hpp"
@@ -92,8 +93,12 @@ std::vector<push_status> apigw_connection_pusher::push(std::span<push_target con
         }
     };
     std::vector<std::jthread> threads;
-    for (std::size_t w = 1; w < std::min(workers, targets.size()); ++w) {
-        threads.emplace_back(drain);
+    try {
+        for (std::size_t w = 1; w < std::min(workers, targets.size()); ++w) {
+            threads.emplace_back(drain);
+        }
+    } catch (std::system_error const&) {
+        // No more threads to be had: the ones started and this one finish the work.
     }
     drain();
     threads.clear(); // joins

@@ -405,6 +405,25 @@ outcome<std::vector<nlohmann::json>> dynamodb_client::query(nlohmann::json reque
     }
 }
 
+std::optional<dynamodb_error> dynamodb_client::resubmit_or_give_up(int round, std::string_view operation,
+                                                                   std::string_view unprocessed)
+{
+    if (round + 1 >= options_.retry.max_attempts) {
+        dynamodb_error error;
+        error.kind = error_kind::throttled;
+        error.type = std::string(unprocessed);
+        error.message = std::string(operation) + " left " + std::string(unprocessed) + " after " +
+                        std::to_string(options_.retry.max_attempts) + " rounds";
+        return error;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        ++totals_.retries;
+    }
+    pause(backoff(round));
+    return std::nullopt;
+}
+
 outcome<void> dynamodb_client::batch_write_item(nlohmann::json request)
 {
     for (int round = 0;; ++round) {
@@ -416,21 +435,11 @@ outcome<void> dynamodb_client::batch_write_item(nlohmann::json request)
         if (unprocessed == response->end() || !unprocessed->is_object() || unprocessed->empty()) {
             return {};
         }
-        if (round + 1 >= options_.retry.max_attempts) {
-            dynamodb_error error;
-            error.kind = error_kind::throttled;
-            error.type = "UnprocessedItems";
-            error.message = "BatchWriteItem left items unprocessed after " +
-                            std::to_string(options_.retry.max_attempts) + " rounds";
-            return tl::unexpected(std::move(error));
+        if (auto exhausted = resubmit_or_give_up(round, "BatchWriteItem", "UnprocessedItems"); exhausted) {
+            return tl::unexpected(std::move(*exhausted));
         }
         // Resubmit only what was not written, after a backoff.
         request["RequestItems"] = std::move(*unprocessed);
-        {
-            std::lock_guard lock(mutex_);
-            ++totals_.retries;
-        }
-        pause(backoff(round));
     }
 }
 
@@ -458,20 +467,10 @@ outcome<nlohmann::json> dynamodb_client::batch_get_item(nlohmann::json request)
         if (unprocessed == response->end() || !unprocessed->is_object() || unprocessed->empty()) {
             return merged;
         }
-        if (round + 1 >= options_.retry.max_attempts) {
-            dynamodb_error error;
-            error.kind = error_kind::throttled;
-            error.type = "UnprocessedKeys";
-            error.message = "BatchGetItem left keys unprocessed after " +
-                            std::to_string(options_.retry.max_attempts) + " rounds";
-            return tl::unexpected(std::move(error));
+        if (auto exhausted = resubmit_or_give_up(round, "BatchGetItem", "UnprocessedKeys"); exhausted) {
+            return tl::unexpected(std::move(*exhausted));
         }
         request["RequestItems"] = std::move(*unprocessed);
-        {
-            std::lock_guard lock(mutex_);
-            ++totals_.retries;
-        }
-        pause(backoff(round));
     }
 }
 

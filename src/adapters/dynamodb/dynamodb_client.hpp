@@ -165,6 +165,11 @@ public:
     [[nodiscard]] static dynamodb_error parse_error(aws::http_response const& response);
 
 private:
+    /// After a batch round that left work unprocessed: gives up (throttled) once
+    /// the attempts are used, else counts a retry and backs off.
+    std::optional<dynamodb_error> resubmit_or_give_up(int round, std::string_view operation,
+                                                      std::string_view unprocessed);
+
     /// One attempt: sign, send, check the CRC, parse.
     outcome<nlohmann::json> send_once(std::string_view operation, std::string const& body);
     void account(std::string_view operation, nlohmann::json const& response);
