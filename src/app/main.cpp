@@ -8,6 +8,9 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -29,6 +32,7 @@
 #include "core/handler.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/handler_integration.hpp"
+#include "gateway/lambda_runtime_emulator.hpp"
 #include "gateway/route_table.hpp"
 
 namespace {
@@ -53,6 +57,11 @@ struct dev_settings {
     std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
     std::string dynamodb_endpoint;
     std::string table_prefix;
+    std::string lambda_path;
+    int lambda_concurrency = 0;
+    double lambda_timeout_s = 10;
+    int lambda_memory_mb = 256;
+    std::vector<std::string> lambda_env;
 };
 
 struct tables_settings {
@@ -148,6 +157,42 @@ int run_tables_create(tables_settings const& s)
     auto const names = stratus::dynamodb::table_names::for_prefix(s.prefix);
     std::cout << "Tables ready: " << names.connections << ", " << names.messages << " (TTL on 'ttl')\n";
     return 0;
+}
+
+/// The function's environment for `--lambda`: what the bootstrap needs to use
+/// this stack's store and dev tokens, then the user's --lambda-env overrides.
+stratus::result<std::vector<std::pair<std::string, std::string>>> lambda_environment(dev_settings const& s)
+{
+    std::vector<std::pair<std::string, std::string>> env;
+    auto const data_dir = std::filesystem::absolute(s.data_dir);
+    env.emplace_back("STRATUS_AUTH", "dev");
+    env.emplace_back("STRATUS_DEV_SECRET_FILE", (data_dir / "jwt-secret").string());
+    if (s.dynamodb_endpoint.empty()) {
+        env.emplace_back("STRATUS_SQLITE_PATH", (data_dir / "stratus.db").string());
+    } else {
+        auto const names = stratus::dynamodb::table_names::for_prefix(s.table_prefix);
+        env.emplace_back("STRATUS_DYNAMODB_ENDPOINT", s.dynamodb_endpoint);
+        env.emplace_back("STRATUS_CONNECTIONS_TABLE", names.connections);
+        env.emplace_back("STRATUS_MESSAGES_TABLE", names.messages);
+    }
+    for (auto const& entry : s.lambda_env) {
+        auto const eq = entry.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return stratus::fail(stratus::errc::invalid_request,
+                                 "--lambda-env must be NAME=VALUE, got '" + entry + "'");
+        }
+        auto name = entry.substr(0, eq);
+        for (char ch : name) {
+            if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                  ch == '_')) {
+                return stratus::fail(stratus::errc::invalid_request,
+                                     "--lambda-env: invalid variable name '" + name + "'");
+            }
+        }
+        std::erase_if(env, [&](auto const& kv) { return kv.first == name; });
+        env.emplace_back(std::move(name), entry.substr(eq + 1));
+    }
+    return env;
 }
 
 int run_dev(dev_settings const& s)
@@ -248,8 +293,38 @@ int run_dev(dev_settings const& s)
     stratus::stderr_logger log;
     stratus::chat_service service(*store, pusher, clock, verifier, {}, &log);
     stratus::handler handler(service);
-    stratus::gateway::handler_integration integration(handler);
-    gateway.set_integration(integration);
+    stratus::gateway::handler_integration in_process(handler);
+
+    // --lambda: the same handler as a separate `bootstrap` behind an emulated
+    // Lambda Runtime API; it pushes through this gateway's @connections API.
+    std::unique_ptr<stratus::gateway::lambda_runtime_emulator> lambda;
+    std::string handler_description = "in process";
+    if (!s.lambda_path.empty()) {
+        stratus::gateway::lambda_options lambda_options;
+        std::filesystem::path path = s.lambda_path;
+        std::error_code ec;
+        lambda_options.bootstrap = std::filesystem::is_directory(path, ec) ? path / "bootstrap" : path;
+        lambda_options.max_instances = s.lambda_concurrency > 0 ? s.lambda_concurrency : s.workers;
+        lambda_options.timeout = millis(s.lambda_timeout_s);
+        lambda_options.memory_mb = s.lambda_memory_mb;
+        lambda_options.region = local_region();
+        auto environment = lambda_environment(s);
+        if (!environment) {
+            return fail_with(environment.error().detail);
+        }
+        lambda_options.environment = std::move(*environment);
+        auto started = stratus::gateway::lambda_runtime_emulator::start(std::move(lambda_options));
+        if (!started) {
+            return fail_with(started.error().detail);
+        }
+        lambda = std::move(*started);
+        handler_description = "Lambda runtime " + std::filesystem::absolute(path).string() + " (up to " +
+                              std::to_string(s.lambda_concurrency > 0 ? s.lambda_concurrency : s.workers) +
+                              " instances)";
+        gateway.set_integration(*lambda);
+    } else {
+        gateway.set_integration(in_process);
+    }
 
     auto endpoint = gateway.listen();
     if (!endpoint) {
@@ -262,9 +337,13 @@ int run_dev(dev_settings const& s)
               << "  Dev token:    curl -s -X POST " << base << "/auth/dev-token -d '{\"name\":\"alice\"}'\n"
               << "  @connections: " << base << "/" << s.stage << "/@connections/{connectionId}\n"
               << "  Store:        " << store_description << "\n"
+              << "  Handler:      " << handler_description << "\n"
               << "  Web UI:       " << options.web_root.string() << "\n"
               << std::flush;
     gateway.run();
+    if (lambda) {
+        lambda->stop();
+    }
     std::cout << "Stratus stopped\n" << std::flush;
     return 0;
 }
@@ -326,6 +405,22 @@ int main(int argc, char** argv)
         "Store in a DynamoDB-compatible server (tables are created if missing) instead of SQLite; "
         "several gateways may share it");
     dev->add_option("--table-prefix", settings.table_prefix, "Prefix of the DynamoDB table names");
+    dev->add_option("--lambda", settings.lambda_path,
+                    "Run the handler out of process: PATH is a Lambda custom runtime `bootstrap` (or a "
+                    "folder holding one, e.g. the unpacked dist/stratus-lambda-*.zip) behind an emulated "
+                    "Lambda Runtime API");
+    dev->add_option("--lambda-concurrency", settings.lambda_concurrency,
+                    "Function instances at most (default: --workers)")
+        ->check(CLI::Range(1, 256));
+    dev->add_option("--lambda-timeout", settings.lambda_timeout_s, "Function timeout in seconds")
+        ->check(CLI::Range(1.0, 900.0))
+        ->capture_default_str();
+    dev->add_option("--lambda-memory", settings.lambda_memory_mb, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        ->check(CLI::Range(128, 10240))
+        ->capture_default_str();
+    dev->add_option("--lambda-env", settings.lambda_env,
+                    "NAME=VALUE for the function's environment (repeatable; overrides the defaults)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
     tables_settings tables;
     auto* tables_cmd = app.add_subcommand("tables", "Manage DynamoDB tables on a local server");

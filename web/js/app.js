@@ -2,8 +2,9 @@
 // (chat-client.js) to the view (view.js) and to the browser's events.
 
 import { ChatClient, ChatError, STATE } from './chat-client.js';
-import { clientOptions, tokenEndpoint, websocketBase, websocketUrl } from './config.js';
-import { Session } from './session.js';
+import { isCallback } from './cognito.js';
+import { authConfig, clientOptions, tokenEndpoint, websocketBase, websocketUrl } from './config.js';
+import { createSession } from './session.js';
 import { ChatView } from './view.js';
 
 const ROOM_KEY = 'stratus.room';
@@ -31,6 +32,14 @@ async function loadConfig() {
   return res.json();
 }
 
+function sessionStorageOrNull() {
+  try {
+    return sessionStorage;
+  } catch {
+    return null; // storage blocked: signing in explains it
+  }
+}
+
 function storageGet(key) {
   try {
     return localStorage.getItem(key);
@@ -48,9 +57,18 @@ function storageSet(key, value) {
 }
 
 class App {
-  constructor(config) {
+  constructor(config, auth) {
     this.config = config;
-    this.session = new Session({ storage: localStorage, fetch: (...a) => fetch(...a), endpoint: tokenEndpoint(config, location) });
+    this.cloud = auth.type === 'cognito';
+    this.session = createSession({
+      auth,
+      storage: localStorage,
+      pendingStorage: sessionStorageOrNull(),
+      fetch: (...a) => fetch(...a),
+      crypto: globalThis.crypto,
+      navigate: (url) => location.assign(url),
+      endpoint: tokenEndpoint(config, location),
+    });
     this.client = null;
     this.active = null;
     this.newMarker = null;
@@ -76,9 +94,64 @@ class App {
     });
   }
 
-  start() {
-    if (this.session.signedIn) this.startChat();
-    else this.view.showSignIn();
+  async start() {
+    if (!this.cloud) {
+      if (this.session.signedIn) this.startChat();
+      else this.view.showSignIn();
+      return;
+    }
+    // Cloud: back from the Hosted UI with ?code=&state= (or ?error=)? Finish that first.
+    document.getElementById('signin-cloud-submit').addEventListener('click', () => this.cloudSignIn());
+    if (isCallback(location.href)) this.view.showBoot('Signing in…');
+    try {
+      if (await this.session.completeSignIn(location.href, (url) => history.replaceState(history.state, '', url))) {
+        this.startChat();
+        return;
+      }
+    } catch (err) {
+      this.showCloudSignIn(err.message);
+      return;
+    }
+    if (this.session.signedIn) {
+      // A refresh token that expired while the page was closed: say so rather than flash the chat.
+      await this.session.token().catch(() => {});
+      if (this.session.signedIn) {
+        this.startChat();
+        return;
+      }
+      this.showCloudSignIn('Your session has expired. Please sign in again.');
+      return;
+    }
+    this.showCloudSignIn();
+  }
+
+  /** The cloud sign-in card (the Hosted UI button), with an optional error. */
+  showCloudSignIn(error = '') {
+    this.view.showSignIn();
+    document.getElementById('signin-form').hidden = true;
+    document.getElementById('signin-cloud').hidden = false;
+    document.getElementById('signin-cloud-error').textContent = error;
+    const button = document.getElementById('signin-cloud-submit');
+    button.disabled = false;
+    button.textContent = error ? 'Sign in again' : 'Sign in';
+    button.focus();
+  }
+
+  async cloudSignIn() {
+    const button = document.getElementById('signin-cloud-submit');
+    button.disabled = true;
+    button.textContent = 'Redirecting…';
+    try {
+      await this.session.signIn(); // navigates to the Hosted UI
+    } catch (err) {
+      this.showCloudSignIn(err.message);
+    }
+  }
+
+  /** The session ended under a running chat (refresh token expired or revoked). */
+  sessionEnded(message) {
+    this.client?.stop();
+    this.showCloudSignIn(message);
   }
 
   async signIn(name) {
@@ -93,8 +166,8 @@ class App {
 
   signOut() {
     this.client?.stop();
-    this.session.signOut();
-    location.reload();
+    this.session.signOut(); // cloud: goes to the Hosted UI's logout, which comes back here
+    if (!this.cloud) location.reload();
   }
 
   startChat() {
@@ -106,7 +179,13 @@ class App {
     this.client = new ChatClient({
       url: (token) => websocketUrl(base, token),
       getToken: async (opts) => {
-        const token = await this.session.token(opts);
+        let token;
+        try {
+          token = await this.session.token(opts);
+        } catch (err) {
+          if (!this.session.signedIn) queueMicrotask(() => this.sessionEnded(err.message));
+          throw err;
+        }
         this.syncIdentity();
         return token;
       },
@@ -303,13 +382,17 @@ class App {
 async function main() {
   const bootView = document.getElementById('boot-text');
   let config;
+  let auth;
   try {
     config = await loadConfig();
+    auth = authConfig(config, location);
   } catch (err) {
     bootView.textContent = `Stratus cannot start: ${err.message}`;
     return;
   }
-  new App(config).start();
+  new App(config, auth).start().catch((err) => {
+    bootView.textContent = `Stratus cannot start: ${err?.message ?? err}`;
+  });
 }
 
 main();

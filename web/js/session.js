@@ -2,6 +2,10 @@
 // reload stays signed in. Tokens come from the config's token endpoint
 // (POST {"name"} -> {"token","userId","name","expiresAt"} on the local stack).
 // Storage and fetch are injected, so this runs under Node's test runner too.
+// In the cloud (config.json's auth.type "cognito") CognitoSession (cognito.js),
+// with the same surface, takes its place: createSession() picks by config.
+
+import { CognitoSession } from './cognito.js';
 
 const KEY = 'stratus.session';
 const REFRESH_MARGIN_MS = 60_000;
@@ -95,4 +99,13 @@ export class Session {
     }
     return { name: body.name ?? name, token: body.token, userId: body.userId, expiresAt: body.expiresAt };
   }
+}
+
+/**
+ * The session for config.json's auth (authConfig() in config.js): Session with
+ * the dev token endpoint, or CognitoSession for the Cognito Hosted UI.
+ */
+export function createSession({ auth, storage, pendingStorage, fetch, crypto, navigate, endpoint, now }) {
+  if (auth?.type === 'cognito') return new CognitoSession({ auth, storage, pendingStorage, fetch, crypto, navigate, now });
+  return new Session({ storage, fetch, endpoint, now });
 }

@@ -175,7 +175,11 @@ result<http_response> beast_http_client::exchange(connection& conn, http_request
     beast::error_code ec;
     bool headers_seen = false;
 
-    conn.tcp().expires_after(options_.request_timeout);
+    if (options_.request_timeout.count() > 0) {
+        conn.tcp().expires_after(options_.request_timeout);
+    } else {
+        conn.tcp().expires_never();
+    }
     auto on_read = [&](beast::error_code e, std::size_t) { ec = e; };
     auto on_write = [&](beast::error_code e, std::size_t) {
         ec = e;

@@ -13,7 +13,8 @@ namespace stratus::aws {
 /// Settings of the HTTP client.
 struct http_client_options {
     std::chrono::milliseconds connect_timeout{3000};
-    /// Whole request: write plus read of the response.
+    /// Whole request: write plus read of the response. Zero: no limit (the
+    /// Lambda Runtime API's long poll for the next event must never time out).
     std::chrono::milliseconds request_timeout{10000};
     /// Idle keep-alive connections kept for reuse.
     std::size_t max_idle_connections = 64;

@@ -195,6 +195,12 @@ dynamodb_store::dynamodb_store(dynamodb::dynamodb_client& client, dynamodb_store
       tables_(dynamodb::table_names::for_prefix(options_.table_prefix))
 {
     options_.max_append_attempts = std::max(options_.max_append_attempts, 1);
+    if (!options_.connections_table.empty()) {
+        tables_.connections = options_.connections_table;
+    }
+    if (!options_.messages_table.empty()) {
+        tables_.messages = options_.messages_table;
+    }
 }
 
 dynamodb::capacity_totals dynamodb_store::capacity_totals() const

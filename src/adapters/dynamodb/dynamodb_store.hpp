@@ -29,6 +29,9 @@ struct dynamodb_store_options {
     /// Backoff between tries (full jitter, like the client's).
     std::chrono::milliseconds conflict_backoff_base{2};
     std::chrono::milliseconds conflict_backoff_cap{50};
+    /// Exact table names (a deployment's); each overrides the prefix rule when set.
+    std::string connections_table;
+    std::string messages_table;
 };
 
 /// The store port on DynamoDB (docs/dynamodb.md). Two tables, both keyed by

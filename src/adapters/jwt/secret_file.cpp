@@ -299,4 +299,23 @@ result<std::string> load_or_create_secret(std::filesystem::path const& data_dir)
     }
 }
 
+result<std::string> load_secret(std::filesystem::path const& file)
+{
+    try {
+        auto existing = read_secret(file);
+        if (!existing) {
+            return fail(existing.error().code, existing.error().detail);
+        }
+        if (existing->outcome == read_outcome::missing) {
+            return fail(errc::invalid_request, file.string() + " does not exist");
+        }
+        if (existing->outcome == read_outcome::incomplete) {
+            return fail(errc::invalid_request, file.string() + " holds fewer than 64 hex characters");
+        }
+        return std::move(existing->secret);
+    } catch (std::exception const& e) {
+        return fail(errc::unavailable, std::string("cannot load the JWT secret: ") + e.what());
+    }
+}
+
 } // namespace stratus

@@ -20,4 +20,9 @@ namespace stratus {
 /// are errc::unavailable; a RAND_bytes failure is errc::internal.
 [[nodiscard]] result<std::string> load_or_create_secret(std::filesystem::path const& data_dir);
 
+/// Loads an existing secret file (the out-of-process `bootstrap` reads the one
+/// its gateway created), with the same checks. A missing or incomplete file
+/// -> errc::invalid_request.
+[[nodiscard]] result<std::string> load_secret(std::filesystem::path const& file);
+
 } // namespace stratus

@@ -39,7 +39,9 @@ int main(int argc, char** argv)
     if (auto created = stratus::dynamodb::create_tables(*endpoint->client, prefix); !created) {
         return failure("create_tables: " + created.error().detail);
     }
-    stratus::dynamodb_store store(*endpoint->client, stratus::dynamodb_store_options{prefix});
+    stratus::dynamodb_store_options options;
+    options.table_prefix = prefix;
+    stratus::dynamodb_store store(*endpoint->client, options);
 
     constexpr std::int64_t now_ms = 1'700'000'000'000;
     constexpr std::int64_t expires_at_s = 1'700'000'000 + 2 * 3600;

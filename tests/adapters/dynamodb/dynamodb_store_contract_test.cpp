@@ -56,7 +56,9 @@ public:
             ADD_FAILURE() << "create_tables on " << url << ": " << created.error().detail;
             return nullptr;
         }
-        return std::make_unique<dynamodb_store>(*endpoint_->client, dynamodb_store_options{prefix});
+        dynamodb_store_options options;
+        options.table_prefix = prefix;
+        return std::make_unique<dynamodb_store>(*endpoint_->client, options);
     }
 
 private:
@@ -92,7 +94,8 @@ TEST(DynamoDbStoreEndpoint, ConcurrentAppendsRetryRealConflictsAndStayGapFree)
     std::vector<std::unique_ptr<dynamodb_store>> stores;
     for (int t = 0; t < threads; ++t) {
         // A generous timeout: this test is about correctness under conflicts, not latency.
-        dynamodb_store_options options{prefix};
+        dynamodb_store_options options;
+        options.table_prefix = prefix;
         options.append_timeout = std::chrono::minutes(2);
         stores.push_back(std::make_unique<dynamodb_store>(*endpoint->client, options));
     }

@@ -43,13 +43,19 @@ aws::http_response canceled(json reasons)
                                    {"Message", "Transaction cancelled"}});
 }
 
+dynamodb_store_options bundle_options(int max_append_attempts)
+{
+    dynamodb_store_options options;
+    options.table_prefix = "t_";
+    options.max_append_attempts = max_append_attempts;
+    options.append_timeout = std::chrono::milliseconds(60000);
+    options.conflict_backoff_base = std::chrono::milliseconds(2);
+    options.conflict_backoff_cap = std::chrono::milliseconds(100);
+    return options;
+}
+
 struct store_bundle {
-    explicit store_bundle(int max_append_attempts = 64)
-        : store(f.client,
-                dynamodb_store_options{"t_", max_append_attempts, std::chrono::milliseconds(60000),
-                                       std::chrono::milliseconds(2), std::chrono::milliseconds(100)})
-    {
-    }
+    explicit store_bundle(int max_append_attempts = 64) : store(f.client, bundle_options(max_append_attempts)) {}
     fake_client_bundle f;
     dynamodb_store store;
 };

@@ -6,6 +6,9 @@
 // build/release/stratus if only that exists; relative to the repository root) is started as
 //   stratus dev --host 127.0.0.1 --port 0 --data-dir <fresh temp dir> [extra args]
 // and stopped (SIGTERM, then SIGKILL after 3 s) by stack.stop().
+// STRATUS_LAMBDA=PATH adds `--lambda PATH` (the handler runs out of process as
+// a Lambda custom runtime), and STRATUS_LAMBDA_ARGS (a JSON array) adds more
+// arguments to every such stack, e.g. ["--lambda-env","STRATUS_AUTH=cognito"].
 // Everything is loopback only; every wait has a timeout.
 
 import { spawn, execFile } from 'node:child_process';
@@ -51,6 +54,19 @@ function binaryPath() {
   // The default; src/app/CMakeLists.txt may also put the binary at the build dir's top.
   const candidates = ['build/release/src/app/stratus', 'build/release/stratus'].map(abs);
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
+/** `--lambda PATH` and STRATUS_LAMBDA_ARGS when STRATUS_LAMBDA is set. */
+export function lambdaArgs() {
+  if (!process.env.STRATUS_LAMBDA) return [];
+  const lambda = path.isAbsolute(process.env.STRATUS_LAMBDA)
+    ? process.env.STRATUS_LAMBDA
+    : path.join(REPO_ROOT, process.env.STRATUS_LAMBDA);
+  const extra = process.env.STRATUS_LAMBDA_ARGS ? JSON.parse(process.env.STRATUS_LAMBDA_ARGS) : [];
+  if (!Array.isArray(extra) || extra.some((a) => typeof a !== 'string')) {
+    throw new Error('STRATUS_LAMBDA_ARGS must be a JSON array of strings');
+  }
+  return ['--lambda', lambda, ...extra];
 }
 
 /** True when the tests use an already running stack (STRATUS_URL). */
@@ -137,7 +153,7 @@ export async function startStack(extraArgs = []) {
   }
   const bin = binaryPath();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stratus-it-'));
-  const args = ['dev', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs];
+  const args = ['dev', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...lambdaArgs(), ...extraArgs];
   const proc = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = tailBuffer();
   const stdout = tailBuffer();
