@@ -55,7 +55,9 @@ dynamodb_store_options bundle_options(int max_append_attempts)
 }
 
 struct store_bundle {
-    explicit store_bundle(int max_append_attempts = 64) : store(f.client, bundle_options(max_append_attempts)) {}
+    explicit store_bundle(int max_append_attempts = 64) : store(f.client, bundle_options(max_append_attempts))
+    {
+    }
     fake_client_bundle f;
     dynamodb_store store;
 };
