@@ -11,7 +11,10 @@ apt_packages=(
   libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libexpected-dev
   libcpp-jwt-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  jq curl ca-certificates
+  jq curl ca-certificates openssl
+  # the Lambda package (scripts/package-lambda): an older-glibc sysroot, the arm64 cross
+  # compiler, zip; and its test in a bullseye root filesystem (arm64 under qemu)
+  debootstrap zip unzip g++-12-aarch64-linux-gnu qemu-user-static
   chromium # headless browser for tests/web/browser (driven by npm playwright-core)
 )
 # Node 20 and npm come with this machine image; install Debian's only where they are missing.

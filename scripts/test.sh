@@ -48,6 +48,14 @@ step "ctest release" moto ctest --preset release -j2
 step "node integration (release gateway)" env STRATUS_BIN=build/release/stratus \
   STRATUS_SIGV4_TOOL=build/release/tests/sigv4_sign_tool \
   STRATUS_DYNAMODB_SEED=build/release/tests/stratus_dynamodb_seed npm run -s test:integration
+step "node integration (release gateway, --lambda bootstrap)" env STRATUS_BIN=build/release/stratus \
+  STRATUS_LAMBDA=build/release/stratus-bootstrap STRATUS_SIGV4_TOOL=build/release/tests/sigv4_sign_tool \
+  STRATUS_DYNAMODB_SEED=build/release/tests/stratus_dynamodb_seed npm run -s test:integration
+step "infra (cfn-lint, IAM simulation, S3/CloudFront posture)" node --test tests/infra/
+step "lambda package x86_64" scripts/package-lambda --arch x86_64
+step "lambda package arm64" scripts/package-lambda --arch arm64
+step "lambda bootstrap on glibc 2.31 (x86_64, arm64 under qemu)" env STRATUS_BIN=build/release/stratus \
+  node --test --test-concurrency=1 tests/lambda/
 step "web unit tests" node --test tests/web/unit/
 step "browser tests (release gateway)" env STRATUS_BIN=build/release/stratus node --test --test-concurrency=1 tests/web/browser/
 if [ "${STRATUS_SKIP_ASAN:-0}" != "1" ]; then

@@ -15,7 +15,7 @@ void invocation_metrics::reset() noexcept
 
 std::string emf_log_line(invocation_record const& record, invocation_metrics const& metrics)
 {
-    using nlohmann::json;
+    using json = nlohmann::ordered_json; // keeps "_aws" and the log fields in this order
     auto metric = [](char const* name, char const* unit) { return json{{"Name", name}, {"Unit", unit}}; };
     json line = {
         {"_aws",
