@@ -56,6 +56,8 @@ step "lambda package x86_64" scripts/package-lambda --arch x86_64
 step "lambda package arm64" scripts/package-lambda --arch arm64
 step "lambda bootstrap on glibc 2.31 (x86_64, arm64 under qemu)" env STRATUS_BIN=build/release/stratus \
   node --test --test-concurrency=1 tests/lambda/
+step "parity: the suite in target mode against a production-like local stack" env STRATUS_BIN=build/release/stratus \
+  node tests/integration/parity/run-local.mjs
 step "web unit tests" node --test tests/web/unit/
 step "browser tests (release gateway)" env STRATUS_BIN=build/release/stratus node --test --test-concurrency=1 tests/web/browser/
 if [ "${STRATUS_SKIP_ASAN:-0}" != "1" ]; then

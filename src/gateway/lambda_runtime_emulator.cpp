@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -107,6 +108,7 @@ struct lambda_runtime_emulator::instance {
     std::string init_error;
     std::string exit_reason;
     std::vector<int> fds;
+    std::chrono::steady_clock::time_point spawned_at;
 };
 
 lambda_runtime_emulator::lambda_runtime_emulator(lambda_options options) : options_(std::move(options))
@@ -245,6 +247,7 @@ result<std::shared_ptr<lambda_runtime_emulator::instance>> lambda_runtime_emulat
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     pid_t pid = -1;
+    inst->spawned_at = std::chrono::steady_clock::now();
     int const rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
@@ -411,6 +414,19 @@ void lambda_runtime_emulator::serve_connection(std::shared_ptr<instance> const& 
                                      "invocation has not been answered"));
                 } else {
                     inst->state = instance_state::waiting;
+                    if (!inst->ever_waited) {
+                        auto const init_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now() - inst->spawned_at)
+                                                 .count();
+                        stats_.last_init_us = init_us;
+                        if (options_.log_init) {
+                            // Lambda's REPORT line calls this "Init Duration".
+                            std::fprintf(
+                                stderr,
+                                "stratus: lambda instance %d (pid %d) ready, Init Duration: %.2f ms\n",
+                                inst->id, static_cast<int>(inst->pid), static_cast<double>(init_us) / 1000.0);
+                        }
+                    }
                     inst->ever_waited = true;
                     changed_.notify_all();
                     changed_.wait(lock, [&] {

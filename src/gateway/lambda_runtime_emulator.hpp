@@ -33,6 +33,8 @@ struct lambda_options {
     std::string function_name = "stratus";
     std::string region = "us-east-1";
     int memory_mb = 256;
+    /// Log each instance's init duration (exec -> first GET next) on standard error.
+    bool log_init = true;
     /// The function's environment variables (its configuration), on top of the
     /// variables Lambda itself sets. Nothing else of the gateway's environment
     /// is passed on, as on Lambda.
@@ -45,6 +47,8 @@ struct lambda_stats {
     std::int64_t instances_exited = 0;
     std::int64_t invocations = 0;
     std::int64_t timeouts = 0;
+    /// Init duration of the latest instance: exec to its first GET next, in microseconds.
+    std::int64_t last_init_us = 0;
 };
 
 /// The integration that runs the handler out of process, as Lambda runs a

@@ -46,6 +46,7 @@ TEST(LambdaRuntimeEmulator, PassesTheEventBytesThroughUnchanged)
     ASSERT_TRUE(out) << out.error().detail;
     EXPECT_EQ(*out, event);
     EXPECT_EQ(lambda->stats().invocations, 1);
+    EXPECT_GT(lambda->stats().last_init_us, 0); // exec -> first next was measured
 }
 
 TEST(LambdaRuntimeEmulator, GivesTheFunctionALambdaEnvironmentAndNothingElse)

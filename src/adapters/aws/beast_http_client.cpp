@@ -1,5 +1,11 @@
 #include "adapters/aws/beast_http_client.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <variant>
 
@@ -16,9 +22,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-/// The TLS context shared by every connection of one client.
+/// The TLS context of a client: made on its first TLS connection, not at
+/// create(), and shared by every client that trusts the same CA file (below).
 struct beast_http_client::tls_state {
-    ssl::context context{ssl::context::tls_client};
+    std::string ca_file;
+    std::mutex mutex;
+    std::shared_ptr<ssl::context> context;
 };
 
 /// One TCP (or TLS) connection with its own I/O context: operations are
@@ -53,6 +62,37 @@ result<http_response> transport_error(std::string what, beast::error_code const&
     return fail(errc::unavailable, what + ": " + ec.message());
 }
 
+/// One client TLS context per CA file for the whole process. Parsing a system
+/// bundle (about 140 certificates) takes some 15 ms: paid once, on the first
+/// TLS connection, instead of per client and in a Lambda function's init
+/// phase (docs/lambda.md, "cold start").
+result<std::shared_ptr<ssl::context>> shared_tls_context(std::string const& ca_file)
+{
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<ssl::context>> contexts;
+    std::lock_guard lock(mutex);
+    if (auto existing = contexts[ca_file].lock()) {
+        return existing;
+    }
+    auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+    beast::error_code ec;
+    if (ca_file.empty()) {
+        context->set_default_verify_paths(ec);
+    } else {
+        context->load_verify_file(ca_file, ec);
+    }
+    if (ec) {
+        return fail(errc::unavailable, "cannot load trusted CA certificates" +
+                                           (ca_file.empty() ? std::string{} : " from " + ca_file) + ": " +
+                                           ec.message());
+    }
+    context->set_verify_mode(ssl::verify_peer);
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    contexts[ca_file] = context;
+    return context;
+}
+
 } // namespace
 
 result<std::unique_ptr<beast_http_client>> beast_http_client::create(endpoint target,
@@ -60,22 +100,13 @@ result<std::unique_ptr<beast_http_client>> beast_http_client::create(endpoint ta
 {
     std::unique_ptr<tls_state> tls;
     if (target.tls) {
+        // The file must be there now (a configuration error); it is parsed lazily.
+        if (!options.ca_file.empty() && ::access(options.ca_file.c_str(), R_OK) != 0) {
+            return fail(errc::invalid_request, "cannot load trusted CA certificates from " + options.ca_file +
+                                                   ": " + std::strerror(errno));
+        }
         tls = std::make_unique<tls_state>();
-        beast::error_code ec;
-        if (options.ca_file.empty()) {
-            tls->context.set_default_verify_paths(ec);
-        } else {
-            tls->context.load_verify_file(options.ca_file, ec);
-        }
-        if (ec) {
-            return fail(errc::invalid_request,
-                        "cannot load trusted CA certificates" +
-                            (options.ca_file.empty() ? std::string{} : " from " + options.ca_file) + ": " +
-                            ec.message());
-        }
-        tls->context.set_verify_mode(ssl::verify_peer);
-        tls->context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        tls->ca_file = options.ca_file;
     }
     return std::unique_ptr<beast_http_client>(
         new beast_http_client(std::move(target), options, std::move(tls)));
@@ -125,8 +156,20 @@ result<std::unique_ptr<beast_http_client::connection>> beast_http_client::open()
     if (!tls_) {
         conn->stream.emplace<beast::tcp_stream>(std::move(tcp_stream));
     } else {
+        std::shared_ptr<ssl::context> context;
+        {
+            std::lock_guard lock(tls_->mutex);
+            if (!tls_->context) {
+                auto made = shared_tls_context(tls_->ca_file);
+                if (!made) {
+                    return tl::unexpected(made.error());
+                }
+                tls_->context = std::move(*made);
+            }
+            context = tls_->context;
+        }
         auto& tls =
-            conn->stream.emplace<beast::ssl_stream<beast::tcp_stream>>(std::move(tcp_stream), tls_->context);
+            conn->stream.emplace<beast::ssl_stream<beast::tcp_stream>>(std::move(tcp_stream), *context);
         // SNI, and the certificate must name the host.
         // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
         if (SSL_ctrl(tls.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,

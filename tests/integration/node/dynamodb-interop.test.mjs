@@ -24,6 +24,7 @@ import {
   DescribeTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { motoAvailable, startMotoStack } from '../dynamodb/moto-stack.mjs';
+import { targetMode } from './lib/stack.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -42,7 +43,9 @@ function seedPath() {
 
 const SEED = seedPath();
 const EXTERNAL = process.env.STRATUS_DYNAMODB_ENDPOINT || '';
-const SKIP = !existsSync(SEED)
+const SKIP = targetMode()
+  ? 'target mode: reads back what a locally built seed binary wrote to a local DynamoDB (not the deployed stage)'
+  : !existsSync(SEED)
   ? `stratus_dynamodb_seed not found at ${SEED} (build it with "cmake --build build/release --target `
     + 'stratus_dynamodb_seed" or set STRATUS_DYNAMODB_SEED)'
   : !EXTERNAL && !motoAvailable()

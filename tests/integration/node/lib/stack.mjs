@@ -10,6 +10,17 @@
 // a Lambda custom runtime), and STRATUS_LAMBDA_ARGS (a JSON array) adds more
 // arguments to every such stack, e.g. ["--lambda-env","STRATUS_AUTH=cognito"].
 // Everything is loopback only; every wait has a timeout.
+//
+// Target mode (docs/parity.md): STRATUS_TARGET_URL=wss://<api>.execute-api.<region>.amazonaws.com/prod
+// (or ws://127.0.0.1:PORT/local) runs the suite against that deployed stage. No gateway is
+// started; stack.wsUrl(token) is `${STRATUS_TARGET_URL}?token=...`. Tokens come from
+// STRATUS_TOKEN_COMMAND, a shell command run with the wanted user name appended as its last
+// argument; it prints {"token","userId","name","expiresAt"} as JSON, or only the token (then
+// userId and name are read from the JWT payload as the Cognito verifier does). stack.base
+// (dev tokens, @connections, static files) exists only when STRATUS_TARGET_HTTP names the
+// gateway's HTTP origin (the local production-like run, tests/integration/parity/); tests
+// that need what only a local stack has (its SQLite file, dev tokens, gateway flags, its
+// secret, restarts) skip with a reason starting "target mode:".
 
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -74,13 +85,51 @@ export function usingExternalStack() {
   return Boolean(process.env.STRATUS_URL);
 }
 
+/** True in target mode (STRATUS_TARGET_URL): the suite runs against a deployed stage. */
+export function targetMode() {
+  return Boolean(process.env.STRATUS_TARGET_URL);
+}
+
+/**
+ * In target mode, skips `t` with "target mode: <why>" and returns true; otherwise
+ * returns false (the caller goes on). Use: `if (skipInTarget(t, '...')) return;`
+ */
+export function skipInTarget(t, why) {
+  if (!targetMode()) return false;
+  t.skip(`target mode: ${why}`);
+  return true;
+}
+
+/** The target's WebSocket URL (no query, no trailing slash) and its stage (the last path segment). */
+function targetEndpoint() {
+  const raw = process.env.STRATUS_TARGET_URL;
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`STRATUS_TARGET_URL is not a URL: ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new Error(`STRATUS_TARGET_URL must be a ws:// or wss:// URL, got ${JSON.stringify(raw)}`);
+  }
+  const segments = url.pathname.split('/').filter(Boolean);
+  if (segments.length === 0) {
+    throw new Error(`STRATUS_TARGET_URL must end with the stage, e.g. wss://<api>.execute-api.<region>.amazonaws.com/prod; got ${JSON.stringify(raw)}`);
+  }
+  url.search = '';
+  url.hash = '';
+  return { wsBase: url.toString().replace(/\/+$/, ''), stage: segments.at(-1), wsOrigin: url.origin };
+}
+
 class Stack {
-  constructor({ base, stage, dataDir = null, proc = null, stderr = null, stdout = null }) {
-    this.base = base.replace(/\/+$/, '');
-    const url = new URL(this.base);
-    this.host = url.hostname;
-    this.port = Number(url.port || 80);
+  constructor({ base, stage, dataDir = null, proc = null, stderr = null, stdout = null, target = null }) {
+    // In target mode without STRATUS_TARGET_HTTP there is no HTTP side: base, host and port are null.
+    this.base = base ? base.replace(/\/+$/, '') : null;
+    const url = this.base ? new URL(this.base) : null;
+    this.host = url ? url.hostname : null;
+    this.port = url ? Number(url.port || 80) : null;
     this.stage = stage;
+    this.target = target !== null;
     this.dataDir = dataDir;
     this.proc = proc;
     this._stderr = stderr;
@@ -88,7 +137,9 @@ class Stack {
     this.clients = new Set();
     this.children = new Set();
     this.local = proc !== null;
-    this.wsBase = `${this.base.replace(/^http/, 'ws')}/${stage}`;
+    this.wsBase = target ? target.wsBase : `${this.base.replace(/^http/, 'ws')}/${stage}`;
+    // scheme://host[:port] of the WebSocket endpoint (for requests on other paths).
+    this.wsOrigin = target ? target.wsOrigin : this.base.replace(/^http/, 'ws');
     this.exited = null;
     if (proc) {
       this.exitPromise = new Promise((resolve) => {
@@ -143,6 +194,11 @@ class Stack {
  * are needed but only STRATUS_URL is available (the caller skips).
  */
 export async function startStack(extraArgs = []) {
+  if (targetMode()) {
+    if (extraArgs.length > 0) return null;
+    const target = targetEndpoint();
+    return new Stack({ base: process.env.STRATUS_TARGET_HTTP || null, stage: target.stage, target });
+  }
   if (usingExternalStack()) {
     if (extraArgs.length > 0) return null;
     return new Stack({
@@ -219,7 +275,8 @@ export async function startStack(extraArgs = []) {
 export async function localStackOrSkip(t, extraArgs) {
   const stack = await startStack(extraArgs);
   if (!stack) {
-    t.skip('needs a local binary');
+    const shown = extraArgs.map((a, i) => (extraArgs[i - 1] === '--routes' ? '<route table>' : a)).join(' ');
+    t.skip(targetMode() ? `target mode: needs its own gateway started with ${shown}` : 'needs a local binary');
     return null;
   }
   return stack;
@@ -235,8 +292,12 @@ export async function writeRouteTable(table) {
 
 // ---------------------------------------------------------------- HTTP
 
-/** POST /auth/dev-token {"name"} -> {token,userId,name,expiresAt}. */
+/**
+ * POST /auth/dev-token {"name"} -> {token,userId,name,expiresAt}.
+ * In target mode: STRATUS_TOKEN_COMMAND with `name` as its last argument instead.
+ */
 export async function devToken(stack, name) {
+  if (stack.target) return commandToken(name);
   const res = await fetch(`${stack.base}/auth/dev-token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -252,6 +313,132 @@ export async function devToken(stack, name) {
     if (!(key in body)) throw new Error(`dev-token reply lacks '${key}': ${text}`);
   }
   return body;
+}
+
+// ---------------------------------------------------------------- tokens in target mode
+
+const TOKEN_COMMAND_TIMEOUT_MS = 30_000;
+
+/** The JWT payload (unverified), or null. */
+export function jwtPayload(token) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return payload && typeof payload === 'object' && !Array.isArray(payload) ? payload : null;
+  } catch {
+    return null;
+  }
+}
+
+/** src/core/validation.cpp validate_name: 1-32 code points, no control characters, no edge spaces. */
+function validName(value) {
+  if (typeof value !== 'string') return false;
+  const length = [...value].length;
+  // eslint-disable-next-line no-control-regex
+  return length >= 1 && length <= 32 && !/[\u0000-\u001f\u007f-\u009f]/.test(value)
+    && !value.startsWith(' ') && !value.endsWith(' ');
+}
+
+/**
+ * The identity the stage derives from a Cognito token (src/adapters/jwt/cognito_token_verifier.hpp):
+ * userId = sub; name = the first valid of preferred_username, name, cognito:username, username,
+ * else "user-" + the first 8 characters of sub. A dev token's `name` claim gives the same.
+ */
+export function identityFromJwt(token) {
+  const payload = jwtPayload(token);
+  if (!payload || typeof payload.sub !== 'string') return null;
+  const name = ['preferred_username', 'name', 'cognito:username', 'username'].map((c) => payload[c]).find(validName)
+    ?? `user-${payload.sub.slice(0, 8)}`;
+  return { userId: payload.sub, name, expiresAt: typeof payload.exp === 'number' ? payload.exp : undefined };
+}
+
+/** Runs STRATUS_TOKEN_COMMAND for `name`; resolves with {token, userId, name, expiresAt}. Caches nothing. */
+export function commandToken(name) {
+  const command = process.env.STRATUS_TOKEN_COMMAND;
+  if (!command) {
+    return Promise.reject(new Error('target mode (STRATUS_TARGET_URL) needs STRATUS_TOKEN_COMMAND: a command that '
+      + 'prints a token for the user name given as its last argument (docs/parity.md)'));
+  }
+  const what = `STRATUS_TOKEN_COMMAND (${command}) for ${JSON.stringify(name)}`;
+  return new Promise((resolve, reject) => {
+    // The name is "$1" of the shell, never part of the command text. Own process group, so that
+    // a timeout can end the command and whatever it started.
+    const child = spawn('sh', ['-c', `${command} "$1"`, 'stratus-token-command', name],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stdout = tailBuffer();
+    const stderr = tailBuffer();
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d) => stdout.push(d));
+    child.stderr.on('data', (d) => stderr.push(d));
+    let timedOut = false;
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, TOKEN_COMMAND_TIMEOUT_MS);
+    process.once('exit', killGroup);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      process.removeListener('exit', killGroup);
+      reject(new Error(`${what}: cannot run sh: ${err.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      process.removeListener('exit', killGroup);
+      const err = stderr.text.trim();
+      if (timedOut) {
+        reject(new Error(`${what}: no answer within ${TOKEN_COMMAND_TIMEOUT_MS} ms${err ? `; stderr: ${err}` : ''}`));
+        return;
+      }
+      if (code !== 0) {
+        reject(new Error(`${what}: exited with ${code ?? signal}${err ? `; stderr: ${err}` : ' and no stderr'}`));
+        return;
+      }
+      try {
+        resolve(parseTokenOutput(stdout.text));
+      } catch (parseErr) {
+        reject(new Error(`${what}: ${parseErr.message}${err ? `; stderr: ${err}` : ''}`));
+      }
+    });
+  });
+}
+
+/** {"token",...} JSON, or the token alone on its (only non-empty) line. */
+function parseTokenOutput(text) {
+  const out = text.trim();
+  if (!out) throw new Error('printed nothing (expected a token, or JSON {"token","userId","name","expiresAt"})');
+  let body;
+  if (out.startsWith('{')) {
+    try {
+      body = JSON.parse(out);
+    } catch (e) {
+      throw new Error(`printed invalid JSON (${e.message}): ${out.slice(0, 200)}`);
+    }
+    if (typeof body.token !== 'string') throw new Error(`JSON without a "token" string: ${out.slice(0, 200)}`);
+  } else {
+    const lines = out.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    if (lines.length !== 1) throw new Error(`expected one line with the token, got ${lines.length} lines`);
+    body = { token: lines[0] };
+  }
+  const derived = identityFromJwt(body.token);
+  if (!derived && (body.userId === undefined || body.name === undefined)) {
+    throw new Error(`the token is not a JWT with a "sub" claim, and the output names no userId/name: ${body.token.slice(0, 40)}…`);
+  }
+  const user = {
+    token: body.token,
+    userId: body.userId ?? derived.userId,
+    name: body.name ?? derived.name,
+    expiresAt: body.expiresAt ?? derived?.expiresAt ?? null,
+  };
+  return user;
 }
 
 /** A fresh user (unique name) with its token. */
