@@ -48,12 +48,18 @@ step "ctest release" moto ctest --preset release -j2
 step "node integration (release gateway)" env STRATUS_BIN=build/release/stratus \
   STRATUS_SIGV4_TOOL=build/release/tests/sigv4_sign_tool \
   STRATUS_DYNAMODB_SEED=build/release/tests/stratus_dynamodb_seed npm run -s test:integration
-step "node integration (release gateway, --lambda bootstrap)" env STRATUS_BIN=build/release/stratus \
-  STRATUS_LAMBDA=build/release/stratus-bootstrap STRATUS_SIGV4_TOOL=build/release/tests/sigv4_sign_tool \
-  STRATUS_DYNAMODB_SEED=build/release/tests/stratus_dynamodb_seed npm run -s test:integration
 step "infra (cfn-lint, IAM simulation, S3/CloudFront posture)" node --test tests/infra/
 step "lambda package x86_64" scripts/package-lambda --arch x86_64
 step "lambda package arm64" scripts/package-lambda --arch arm64
+# The whole Node suite again, with the handler out of process: the packaged bootstrap
+# (the zip's content) behind `stratus dev --lambda`.
+lambda_suite() {
+  rm -rf build/lambda-zip && unzip -q dist/stratus-lambda-x86_64.zip -d build/lambda-zip || return 1
+  env STRATUS_BIN=build/release/stratus STRATUS_LAMBDA=build/lambda-zip \
+    STRATUS_SIGV4_TOOL=build/release/tests/sigv4_sign_tool \
+    STRATUS_DYNAMODB_SEED=build/release/tests/stratus_dynamodb_seed npm run -s test:integration
+}
+step "node integration (release gateway, --lambda with the packaged bootstrap)" lambda_suite
 step "lambda bootstrap on glibc 2.31 (x86_64, arm64 under qemu)" env STRATUS_BIN=build/release/stratus \
   node --test --test-concurrency=1 tests/lambda/
 step "parity: the suite in target mode against a production-like local stack" env STRATUS_BIN=build/release/stratus \
