@@ -34,6 +34,7 @@
 #include "gateway/handler_integration.hpp"
 #include "gateway/lambda_runtime_emulator.hpp"
 #include "gateway/route_table.hpp"
+#include "loadgen/loadgen_command.hpp"
 
 namespace {
 
@@ -62,6 +63,13 @@ struct dev_settings {
     double lambda_timeout_s = 10;
     int lambda_memory_mb = 256;
     std::vector<std::string> lambda_env;
+    double handshake_timeout_s = 10;
+    std::size_t max_connections_per_ip = 256;
+    std::size_t max_connections = 16384;
+    std::vector<std::string> allowed_origins;
+    double rate_limit = 100;
+    double rate_burst = 1000;
+    int rate_abuse_frames = 100;
 };
 
 struct tables_settings {
@@ -280,6 +288,13 @@ int run_dev(dev_settings const& s)
     options.worker_threads = s.workers;
     options.io_threads = s.io_threads;
     options.max_send_queue_bytes = s.max_send_queue_bytes;
+    options.handshake_timeout = millis(s.handshake_timeout_s);
+    options.max_connections_per_ip = s.max_connections_per_ip;
+    options.max_connections = s.max_connections;
+    options.allowed_origins = s.allowed_origins;
+    options.rate_per_second = s.rate_limit;
+    options.rate_burst = s.rate_burst;
+    options.rate_abuse_frames = s.rate_abuse_frames;
 
     stratus::gateway::gateway gateway(options, std::move(routes), &dev_tokens);
 
@@ -405,6 +420,33 @@ int main(int argc, char** argv)
         "Store in a DynamoDB-compatible server (tables are created if missing) instead of SQLite; "
         "several gateways may share it");
     dev->add_option("--table-prefix", settings.table_prefix, "Prefix of the DynamoDB table names");
+    dev->add_option(
+           "--handshake-timeout", settings.handshake_timeout_s,
+           "Seconds for a whole HTTP request or WebSocket handshake to arrive (slow clients are cut off)")
+        ->check(CLI::Range(0.1, 600.0))
+        ->capture_default_str();
+    dev->add_option("--max-connections-per-ip", settings.max_connections_per_ip,
+                    "Open TCP connections per client IP (0: no cap); over it a connection is closed at once")
+        ->capture_default_str();
+    dev->add_option("--max-connections", settings.max_connections,
+                    "Open TCP connections in total (0: no cap)")
+        ->capture_default_str();
+    dev->add_option("--allowed-origin", settings.allowed_origins,
+                    "A browser Origin (scheme://host[:port]) allowed to open a WebSocket besides the same "
+                    "origin; repeatable; * allows any. A handshake without Origin (non-browser) is allowed")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    dev->add_option("--rate-limit", settings.rate_limit,
+                    "Data frames per second per connection (token bucket; 0 disables); the excess gets "
+                    "rate_limited")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    dev->add_option("--rate-burst", settings.rate_burst, "Token bucket size of --rate-limit")
+        ->check(CLI::Range(1.0, 1e9))
+        ->capture_default_str();
+    dev->add_option("--rate-abuse-frames", settings.rate_abuse_frames,
+                    "Refused frames in a row after which the connection is closed with 1008")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
     dev->add_option("--lambda", settings.lambda_path,
                     "Run the handler out of process: PATH is a Lambda custom runtime `bootstrap` (or a "
                     "folder holding one, e.g. the unpacked dist/stratus-lambda-*.zip) behind an emulated "
@@ -431,6 +473,8 @@ int main(int argc, char** argv)
     create_cmd->add_option("--prefix", tables.prefix, "Prefix of the table names");
     tables_cmd->require_subcommand(1);
 
+    auto loadgen = stratus::loadgen::loadgen_command::add_to(app);
+
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "stratus 0.1.0\n"; });
 
     CLI11_PARSE(app, argc, argv);
@@ -439,6 +483,9 @@ int main(int argc, char** argv)
     }
     if (create_cmd->parsed()) {
         return run_tables_create(tables);
+    }
+    if (loadgen->parsed()) {
+        return loadgen->run();
     }
     return 0;
 }

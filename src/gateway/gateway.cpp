@@ -11,6 +11,7 @@ namespace stratus::gateway {
 
 gateway::gateway(gateway_options options, route_table routes, dev_token_issuer* tokens)
     : options_(std::move(options)), routes_(std::move(routes)), tokens_(tokens),
+      limiter_(options_.max_connections_per_ip, options_.max_connections), origins_(options_.allowed_origins),
       workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))),
       ioc_(std::max(1, options_.io_threads))
 {

@@ -12,10 +12,12 @@
 
 #include "core/ports/pusher.hpp"
 #include "core/result.hpp"
+#include "gateway/connection_limiter.hpp"
 #include "gateway/dev_token_issuer.hpp"
 #include "gateway/gateway_options.hpp"
 #include "gateway/integration.hpp"
 #include "gateway/net.hpp"
+#include "gateway/origin_policy.hpp"
 #include "gateway/route_table.hpp"
 
 namespace stratus::gateway {
@@ -64,6 +66,8 @@ public:
     [[nodiscard]] gateway_options const& options() const { return options_; }
     [[nodiscard]] route_table const& routes() const { return routes_; }
     [[nodiscard]] dev_token_issuer* tokens() const { return tokens_; }
+    [[nodiscard]] connection_limiter& limiter() { return limiter_; }
+    [[nodiscard]] origin_policy const& origins() const { return origins_; }
     [[nodiscard]] bool stopping() const { return stopping_.load(); }
 
 private:
@@ -78,6 +82,10 @@ private:
     // This mutex synchronizes all access to sessions_.
     std::mutex mutex_;
     std::unordered_map<std::string, std::weak_ptr<websocket_session>> sessions_;
+
+    // Before the I/O context: sessions destroyed with it still hold tickets.
+    connection_limiter limiter_;
+    origin_policy origins_;
 
     // Declared last so they are destroyed first: pending handlers (which own
     // sessions) go away while the registry above still exists.

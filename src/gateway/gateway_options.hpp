@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace stratus::gateway {
 
@@ -23,8 +24,21 @@ struct gateway_options {
     /// WebSocket ping interval/timeout that detects peers that vanished
     /// without a close frame (half-open TCP). Pings never count as activity.
     std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(30);
-    /// Time allowed for an HTTP request or WebSocket handshake to arrive.
-    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(30);
+    /// Time allowed for a whole HTTP request (line, headers, body) or WebSocket
+    /// handshake to arrive: a slow-drip client (slowloris) is cut off at it.
+    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+    /// Open TCP connections per client IP and in total (0: no cap). Over the
+    /// cap a new connection is closed at once, before anything is read.
+    std::size_t max_connections_per_ip = 256;
+    std::size_t max_connections = 16384;
+    /// Origins allowed to open a WebSocket besides the same origin (origin_policy).
+    std::vector<std::string> allowed_origins;
+    /// Per-connection rate limit on data frames (token bucket; 0 disables):
+    /// the excess gets a `rate_limited` error frame, and a client that sends
+    /// `rate_abuse_frames` refused frames in a row is closed with 1008.
+    double rate_per_second = 100;
+    double rate_burst = 1000;
+    int rate_abuse_frames = 100;
     std::size_t max_frame_bytes = 32 * 1024;
     std::size_t max_message_bytes = 128 * 1024;
     /// @connections POST payload limit (PostToConnection Data).

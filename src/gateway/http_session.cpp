@@ -23,7 +23,9 @@ std::string message_json(std::string_view message)
 
 } // namespace
 
-http_session::http_session(tcp::socket&& socket, gateway& owner) : stream_(std::move(socket)), gateway_(owner)
+http_session::http_session(tcp::socket&& socket, gateway& owner,
+                           std::unique_ptr<connection_limiter::ticket> slot)
+    : stream_(std::move(socket)), gateway_(owner), slot_(std::move(slot))
 {
 }
 
@@ -80,10 +82,22 @@ void http_session::on_read(beast::error_code ec, std::size_t)
             res.keep_alive(false);
             return send(std::move(res));
         }
+        // Cross-site WebSocket hijacking: a browser page from another origin
+        // is refused before $connect runs (origin_policy).
+        auto const origin = req.find(http::field::origin);
+        auto const origin_value = origin == req.end()
+                                      ? std::string_view{}
+                                      : std::string_view(origin->value().data(), origin->value().size());
+        if (!gateway_.origins().allows(origin_value, origin != req.end(), req[http::field::host])) {
+            auto res = simple(req, http::status::forbidden, message_json("Forbidden: origin not allowed"));
+            res.keep_alive(false);
+            return send(std::move(res));
+        }
         // The socket now belongs to the WebSocket session, which runs $connect
         // before completing (or refusing) the handshake.
         stream_.expires_never();
-        std::make_shared<websocket_session>(std::move(stream_), gateway_)->run(std::move(req));
+        std::make_shared<websocket_session>(std::move(stream_), gateway_, std::move(slot_))
+            ->run(std::move(req));
         return;
     }
     send(handle(req));

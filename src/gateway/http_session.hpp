@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "gateway/beast.hpp"
+#include "gateway/connection_limiter.hpp"
 #include "gateway/net.hpp"
 
 namespace stratus::gateway {
@@ -15,7 +16,8 @@ class gateway;
 /// hands the socket to a websocket_session.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-    http_session(tcp::socket&& socket, gateway& owner);
+    /// `slot` is the connection's place under the per-IP cap (held until the socket is gone).
+    http_session(tcp::socket&& socket, gateway& owner, std::unique_ptr<connection_limiter::ticket> slot);
 
     void run();
 
@@ -39,6 +41,7 @@ private:
     beast::flat_buffer buffer_;
     gateway& gateway_;
     std::optional<http::request_parser<http::string_body>> parser_;
+    std::unique_ptr<connection_limiter::ticket> slot_;
 };
 
 } // namespace stratus::gateway

@@ -70,7 +70,17 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket)
             [self = shared_from_this(), timer](beast::error_code const&) { self->do_accept(); });
         return;
     }
-    std::make_shared<http_session>(std::move(socket), gateway_)->run();
+    // Per-IP and total caps, before anything is read: over them the socket is
+    // closed at once (an idle or slow flood costs nothing but the accept).
+    beast::error_code ip_ec;
+    auto const remote = socket.remote_endpoint(ip_ec);
+    auto ticket = ip_ec ? nullptr : gateway_.limiter().try_acquire(remote.address().to_string());
+    if (!ticket) {
+        beast::error_code ignored;
+        socket.close(ignored);
+    } else {
+        std::make_shared<http_session>(std::move(socket), gateway_, std::move(ticket))->run();
+    }
     do_accept();
 }
 

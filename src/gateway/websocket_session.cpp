@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/apigw_event.hpp"
+#include "core/protocol.hpp"
 #include "gateway/query_string.hpp"
 
 namespace stratus::gateway {
@@ -25,9 +26,11 @@ std::string gateway_error_frame(std::string_view message, std::string_view conne
 
 } // namespace
 
-websocket_session::websocket_session(beast::tcp_stream&& stream, gateway& owner)
+websocket_session::websocket_session(beast::tcp_stream&& stream, gateway& owner,
+                                     std::unique_ptr<connection_limiter::ticket> slot)
     : ws_(owner.options().max_frame_bytes, std::move(stream)), gateway_(owner),
-      invoke_strand_(owner.make_worker_strand()), timer_(ws_.get_executor())
+      invoke_strand_(owner.make_worker_strand()), timer_(ws_.get_executor()), slot_(std::move(slot)),
+      rate_(owner.options().rate_per_second, owner.options().rate_burst)
 {
 }
 
@@ -215,8 +218,30 @@ void websocket_session::on_read(beast::error_code ec, std::size_t)
     last_active_ms_ = now_ms();
     auto body = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
-    on_message(std::move(body));
+    if (over_rate_limit(body)) {
+        return; // closing with 1008
+    }
     do_read();
+}
+
+bool websocket_session::over_rate_limit(std::string const& body)
+{
+    if (rate_.try_take(now_ms())) {
+        refused_in_a_row_ = 0;
+        on_message(body);
+        return false;
+    }
+    // Refused before routing: no integration runs, nothing is stored. A
+    // client that ignores the answer and keeps flooding is disconnected.
+    if (++refused_in_a_row_ >= gateway_.options().rate_abuse_frames) {
+        start_close(websocket::close_code::policy_error, "Rate limit exceeded");
+        return true;
+    }
+    auto const retry = std::to_string(rate_.retry_after_ms());
+    on_send(std::make_shared<std::string const>(
+        error_frame(errc::throttled, "Too many requests: slow down and retry after " + retry + " ms",
+                    peek_echo(body), event_builder::make_id())));
+    return false;
 }
 
 void websocket_session::on_message(std::string body)

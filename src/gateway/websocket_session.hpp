@@ -13,6 +13,7 @@
 #include "gateway/frame_guard.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/net.hpp"
+#include "gateway/token_bucket.hpp"
 
 namespace stratus::gateway {
 
@@ -30,7 +31,8 @@ public:
         std::string user_agent;
     };
 
-    websocket_session(beast::tcp_stream&& stream, gateway& owner);
+    websocket_session(beast::tcp_stream&& stream, gateway& owner,
+                      std::unique_ptr<connection_limiter::ticket> slot = nullptr);
     ~websocket_session();
 
     /// Runs $connect for the upgrade request, then accepts or refuses it.
@@ -69,6 +71,9 @@ private:
     void on_closed(int code, std::string reason);
     std::int64_t now_ms() const;
 
+    /// Data frames refused by the rate limit; true when the connection was closed for abuse.
+    bool over_rate_limit(std::string const& body);
+
     stream_type ws_;
     gateway& gateway_;
     gateway::worker_strand invoke_strand_;
@@ -88,6 +93,12 @@ private:
     // Read from other threads (send(), info()).
     std::atomic<bool> accepting_sends_{false};
     std::atomic<std::int64_t> last_active_ms_{0};
+
+    // Abuse controls: the connection's slot under the per-IP cap, and its rate
+    // limit (touched on the strand only).
+    std::unique_ptr<connection_limiter::ticket> slot_;
+    token_bucket rate_;
+    int refused_in_a_row_ = 0;
 };
 
 } // namespace stratus::gateway
