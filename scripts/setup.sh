@@ -15,6 +15,7 @@ apt_packages=(
   # the Lambda package (scripts/package-lambda): an older-glibc sysroot, the arm64 cross
   # compiler, zip; and its test in a bullseye root filesystem (arm64 under qemu)
   debootstrap zip unzip g++-12-aarch64-linux-gnu qemu-user-static
+  slowhttptest # tests/integration/node/abuse.test.mjs (slowloris against the gateway)
   chromium # headless browser for tests/web/browser (driven by npm playwright-core)
 )
 # Node 20 and npm come with this machine image; install Debian's only where they are missing.

@@ -48,6 +48,8 @@ step "ctest release" moto ctest --preset release -j2
 step "node integration (release gateway)" env STRATUS_BIN=build/release/stratus \
   STRATUS_SIGV4_TOOL=build/release/tests/sigv4_sign_tool \
   STRATUS_DYNAMODB_SEED=build/release/tests/stratus_dynamodb_seed npm run -s test:integration
+step "crash durability (kill -9 at random moments, 3 trials)" env STRATUS_BIN=build/release/stratus \
+  npm run -s test:reliability
 step "infra (cfn-lint, IAM simulation, S3/CloudFront posture)" node --test tests/infra/
 step "lambda package x86_64" scripts/package-lambda --arch x86_64
 step "lambda package arm64" scripts/package-lambda --arch arm64

@@ -63,7 +63,8 @@ std::string client_message(error const& err)
 chat_service::chat_service(store& store, pusher& pusher, clock& clock, token_verifier& verifier,
                            chat_options options, logger* log)
     : store_(store), pusher_(pusher), clock_(clock), verifier_(verifier), options_(options),
-      log_(log != nullptr ? *log : null_log_)
+      log_(log != nullptr ? *log : null_log_),
+      user_rate_(options_.user_rate_per_second, options_.user_rate_burst)
 {
 }
 
@@ -148,6 +149,14 @@ proxy_response chat_service::on_message(apigw_event const& event)
     }
     if (!*caller) {
         return error_response(errc::unauthorized, "connection is not registered; reconnect", action_name);
+    }
+    if (*kind != action::ping) {
+        if (auto const wait_ms = user_rate_.acquire((*caller)->user.user_id, clock_.now_ms()); wait_ms > 0) {
+            return error_response(errc::throttled,
+                                  "too many requests from this user: slow down and retry after " +
+                                      std::to_string(wait_ms) + " ms",
+                                  action_name);
+        }
     }
     auto reply = dispatch(*request, **caller);
     if (!reply) {

@@ -15,6 +15,7 @@
 #include "core/ports/store.hpp"
 #include "core/ports/token_verifier.hpp"
 #include "core/protocol.hpp"
+#include "core/user_rate_limiter.hpp"
 
 namespace stratus {
 
@@ -24,6 +25,10 @@ struct chat_options {
     std::int64_t connection_ttl_s = 2 * 3600 + 300;
     /// How long a (userId, clientMsgId) keeps deduplicating.
     std::int64_t dedupe_ttl_s = 24 * 3600;
+    /// Requests per second per user over all of their connections (token
+    /// bucket; 0 disables); `ping` is not counted. The excess gets rate_limited.
+    double user_rate_per_second = 100;
+    double user_rate_burst = 1000;
 };
 
 /// The chat use cases, one per route. Synchronous and free of I/O of its own:
@@ -82,6 +87,8 @@ private:
     // Held from commit to fan-out of a message so that, within one process,
     // every subscriber receives a room's messages in seq order. Striped by room.
     std::array<std::mutex, 64> room_locks_;
+
+    user_rate_limiter user_rate_;
 };
 
 } // namespace stratus

@@ -84,6 +84,7 @@ protected:
     testing::fake_token_verifier verifier;
     chat_service service{store, pusher, clock, verifier};
     stratus::handler handler{service};
+    stratus::handler* active = &handler; // a derived fixture may route to another service
     std::atomic<int> request_counter{0};
 
     json context(std::string const& id, std::string const& route, std::string const& type)
@@ -100,7 +101,7 @@ protected:
 
     json invoke(json const& event)
     {
-        auto response = handler.handle(event.dump());
+        auto response = active->handle(event.dump());
         EXPECT_TRUE(response.has_value()) << (response ? "" : response.error().detail);
         return response ? json::parse(*response) : json{};
     }
@@ -534,6 +535,48 @@ TEST_F(ChatService, ConcurrentSendersProduceOneGapFreeOrderSeenIdenticallyByEver
     }
     EXPECT_EQ(orders[0], orders[1]);
     EXPECT_EQ(orders[0], orders[2]);
+}
+
+// Per-user rate limit: counted over all of a user's connections, ping exempt.
+class ChatServiceUserRateLimit : public ChatService {
+protected:
+    static chat_options limited_options()
+    {
+        chat_options options;
+        options.user_rate_per_second = 2;
+        options.user_rate_burst = 4;
+        return options;
+    }
+    chat_service limited{store, pusher, clock, verifier, limited_options()};
+    stratus::handler limited_handler{limited};
+
+    ChatServiceUserRateLimit() { active = &limited_handler; }
+};
+
+TEST_F(ChatServiceUserRateLimit, TheBudgetIsSharedByTheUsersConnectionsAndRefills)
+{
+    ASSERT_EQ(connect("A1", "user:alice:Alice"), 200);
+    ASSERT_EQ(connect("A2", "user:alice:Alice"), 200);
+    ASSERT_EQ(connect("B1", "user:bob:Bob"), 200);
+    ASSERT_EQ(action("A1", {{"action", "joinRoom"}, {"room", "r"}})["type"], "joined"); // 1 of 4
+    EXPECT_EQ(say("A1", "r", "one", "m1")["type"], "ack");                              // 2
+    EXPECT_EQ(say("A2", "r", "two", "m2")["type"], "ack");                              // 3, other device
+    EXPECT_EQ(say("A1", "r", "three", "m3")["type"], "ack");                            // 4
+    auto refused = say("A2", "r", "four", "m4");
+    EXPECT_EQ(refused["type"], "error");
+    EXPECT_EQ(refused["code"], "rate_limited");
+    EXPECT_EQ(refused["clientMsgId"], "m4");
+    EXPECT_NE(refused["message"].get<std::string>().find("retry after"), std::string::npos);
+    EXPECT_EQ(action("A1", {{"action", "ping"}})["type"], "pong"); // ping is never limited
+    // Another user is unaffected.
+    EXPECT_EQ(action("B1", {{"action", "joinRoom"}, {"room", "r"}})["type"], "joined");
+    // Nothing of the refused request was stored.
+    auto history = action("B1", {{"action", "getHistory"}, {"room", "r"}});
+    EXPECT_EQ(history["messages"].size(), 3U);
+    // Half a second later one token is back (2/s).
+    clock.advance_ms(500);
+    EXPECT_EQ(say("A2", "r", "four", "m4")["seq"], 4);
+    EXPECT_EQ(say("A1", "r", "five", "m5")["code"], "rate_limited");
 }
 
 } // namespace
