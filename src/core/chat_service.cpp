@@ -106,6 +106,8 @@ proxy_response chat_service::on_connect(apigw_event const& event)
 
 proxy_response chat_service::on_disconnect(apigw_event const& event)
 {
+    // The socket is closed: concurrent fan-outs in this process skip it from now on.
+    gone_.add(event.connection_id);
     remove_gone({event.connection_id});
     return status_only(200);
 }
@@ -355,13 +357,25 @@ std::vector<std::string> chat_service::push_to(std::vector<push_target> const& t
                                                std::string_view payload)
 {
     std::vector<std::string> gone;
-    if (targets.empty()) {
+    // Known-gone connections are not pushed to again; they are still reported,
+    // so that a record whose removal failed earlier is retried.
+    std::vector<push_target> live;
+    live.reserve(targets.size());
+    for (auto const& target : targets) {
+        if (gone_.contains(target.connection_id)) {
+            gone.push_back(target.connection_id);
+        } else {
+            live.push_back(target);
+        }
+    }
+    if (live.empty()) {
         return gone;
     }
-    auto const statuses = pusher_.push(targets, payload);
-    for (std::size_t i = 0; i < targets.size() && i < statuses.size(); ++i) {
+    auto const statuses = pusher_.push(live, payload);
+    for (std::size_t i = 0; i < live.size() && i < statuses.size(); ++i) {
         if (statuses[i] == push_status::gone) {
-            gone.push_back(targets[i].connection_id);
+            gone_.add(live[i].connection_id);
+            gone.push_back(live[i].connection_id);
         }
     }
     return gone;

@@ -15,6 +15,7 @@
 #include "core/ports/store.hpp"
 #include "core/ports/token_verifier.hpp"
 #include "core/protocol.hpp"
+#include "core/recently_gone.hpp"
 #include "core/user_rate_limiter.hpp"
 
 namespace stratus {
@@ -89,6 +90,7 @@ private:
     std::array<std::mutex, 64> room_locks_;
 
     user_rate_limiter user_rate_;
+    recently_gone gone_;
 };
 
 } // namespace stratus

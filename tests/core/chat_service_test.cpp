@@ -23,6 +23,7 @@ public:
     explicit failing_store(store& inner) : inner_(inner) {}
     bool fail_append = false;
     bool fail_subscribers = false;
+    bool fail_remove = false;
 
     result<void> put_connection(connection_record const& r) override { return inner_.put_connection(r); }
     result<std::optional<connection_record>> get_connection(std::string_view id, std::int64_t now) override
@@ -31,6 +32,9 @@ public:
     }
     result<removal_result> remove_connection(std::string_view id) override
     {
+        if (fail_remove) {
+            return fail(errc::unavailable, "injected remove failure");
+        }
         return inner_.remove_connection(id);
     }
     result<join_result> join_room(std::string_view room, connection_record const& c,
@@ -292,6 +296,41 @@ TEST_F(ChatService, GonePushDeletesThatConnectionAndTheFanOutContinues)
     EXPECT_EQ(offline[0]["state"], "offline");
     say("A1", "general", "again", "g2");
     EXPECT_EQ(pusher.gone_pushes("B1"), 1);
+}
+
+TEST_F(ChatService, AGoneConnectionIsPushedToAtMostOnceEvenWhileItsRecordRemains)
+{
+    for (auto const* who : {"A1:alice", "B1:bob", "C1:carol"}) {
+        std::string const s = who;
+        auto const id = s.substr(0, 2);
+        auto const user = s.substr(3);
+        ASSERT_EQ(connect(id, "user:" + user + ":" + user), 200);
+        action(id, {{"action", "joinRoom"}, {"room", "general"}});
+    }
+    pusher.clear();
+    pusher.mark_gone("B1");
+    store.fail_remove = true; // the cleanup fails: B1's record stays in the store
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(say("A1", "general", "m" + std::to_string(i), "c" + std::to_string(i))["type"], "ack");
+    }
+    EXPECT_EQ(pusher.gone_pushes("B1"), 1) << "pushed to a known-dead connection again";
+    EXPECT_TRUE(memory.get_connection("B1", 0)->has_value());
+    // Once the store works again the next fan-out still cleans the record up, without a push.
+    store.fail_remove = false;
+    say("A1", "general", "later", "c9");
+    EXPECT_FALSE(memory.get_connection("B1", 0)->has_value());
+    EXPECT_EQ(pusher.gone_pushes("B1"), 1);
+    EXPECT_EQ(frames_of_type("C1", "message").size(), 6U);
+}
+
+TEST_F(ChatService, AfterDisconnectStartsNoFanOutPushesToThatConnection)
+{
+    alice_and_bob_in("general");
+    store.fail_remove = true; // $disconnect cannot delete the record (store down)
+    disconnect("B1");
+    say("A1", "general", "anyone?", "d1");
+    EXPECT_TRUE(pusher.to("B1").empty()) << "a closed connection was pushed to";
+    store.fail_remove = false;
 }
 
 TEST_F(ChatService, DisconnectAnnouncesOfflineOnlyWhenTheUsersLastConnectionLeaves)

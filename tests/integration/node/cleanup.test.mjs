@@ -165,3 +165,44 @@ test('connection ids are unique per socket, and closing one removes exactly that
   await waitUntil(async () => (await storedConnectionIds(stack, user.userId)).length === 1,
     { what: 'the 20 extra rows to be deleted' });
 });
+
+test('100 clients that go silent together (SIGSTOPped, no close, no FIN): each goes offline exactly once within the keepalive timeout, none is left in the store', { timeout: 60_000 }, async (t) => {
+  const own = await localStackOrSkip(t, ['--keepalive', '1']);
+  if (!own) return;
+  try {
+    const room = uniq('mass');
+    const watcherUser = await newUser(own, 'watcher');
+    const watcher = await connect(own, watcherUser);
+    await join(watcher, room);
+    const users = [];
+    for (let i = 0; i < 100; i += 1) users.push(await newUser(own, `v${i}`));
+    const child = spawn(process.execPath, [path.join(LIB_DIR, 'silent-peer.mjs'), own.wsUrl(users[0].token), room,
+      ...users.slice(1).map((u) => own.wsUrl(u.token))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    own.children.add(child);
+    let childErr = '';
+    child.stderr.on('data', (d) => { childErr += d; });
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`silent peers not ready within 25 s: ${childErr}`)), 25_000);
+      child.stdout.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(timer); resolve(); } });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`silent peers exited (${code}): ${childErr}`)); });
+    });
+    await watcher.waitForMany((f) => f.type === 'presence' && f.state === 'online', 100, 20_000, 'online notices');
+    const started = Date.now();
+    child.kill('SIGSTOP');
+    const offline = await watcher.waitForMany((f) => f.type === 'presence' && f.state === 'offline', 100, 20_000,
+      'an offline notice per silent client');
+    t.diagnostic(`100 offline notices ${Date.now() - started} ms after SIGSTOP (keepalive 1 s)`);
+    assert.deepEqual(new Set(offline.map((f) => f.user.userId)), new Set(users.map((u) => u.userId)));
+    await sleep(1500);
+    assert.equal(watcher.received((f) => f.type === 'presence' && f.state === 'offline').length, 100,
+      'no second offline notice for anyone');
+    const left = await sql(own, `select count(*) from connections where user_id <> '${watcherUser.userId}'`);
+    assert.equal(left[0][0], '0', 'no silent connection left in the store');
+    const subs = await sql(own, 'select count(*) from subscriptions');
+    assert.equal(subs[0][0], '1', 'only the watcher is subscribed');
+    assert.equal((await watcher.ok({ action: 'ping' })).type, 'pong');
+    child.kill('SIGKILL');
+  } finally {
+    await own.stop();
+  }
+});
