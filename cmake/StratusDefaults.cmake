@@ -1,3 +1,5 @@
+option(STRATUS_TSAN "Build with ThreadSanitizer (scripts/tsan.sh; not together with STRATUS_SANITIZE)" OFF)
+
 # stratus_target_defaults(<target>): C++20, warnings and sanitizers for our own
 # targets only (never global flags, so third-party headers stay untouched).
 function(stratus_target_defaults target)
@@ -17,5 +19,9 @@ function(stratus_target_defaults target)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -fno-sanitize-recover=undefined)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+  if(STRATUS_TSAN)
+    target_compile_options(${target} PRIVATE -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=thread)
   endif()
 endfunction()

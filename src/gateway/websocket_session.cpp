@@ -5,6 +5,7 @@
 
 #include "core/apigw_event.hpp"
 #include "core/protocol.hpp"
+#include "core/validation.hpp"
 #include "gateway/query_string.hpp"
 
 namespace stratus::gateway {
@@ -218,6 +219,11 @@ void websocket_session::on_read(beast::error_code ec, std::size_t)
     last_active_ms_ = now_ms();
     auto body = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    // Beast checks UTF-8 while it reads payload bytes; a message whose last
+    // fragment is empty and cuts a character short slips past that check.
+    if (!is_valid_utf8(body)) {
+        return start_close(websocket::close_code::bad_payload, "Invalid UTF-8");
+    }
     if (over_rate_limit(body)) {
         return; // closing with 1008
     }
@@ -366,6 +372,11 @@ void websocket_session::start_close(std::uint16_t code, std::string reason)
                         if (ec) {
                             self->abort();
                         }
+                        // The closing handshake is over (or failed). A close started in
+                        // on_read has no read pending that would report the end, so end
+                        // the session here: registry, $disconnect, connection slot.
+                        // on_closed() runs once, whichever path gets there first.
+                        self->on_closed(self->server_close_code_.value_or(1006), self->server_close_reason_);
                     });
 }
 

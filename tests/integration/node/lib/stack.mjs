@@ -67,6 +67,16 @@ function binaryPath() {
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 
+/** STRATUS_STACK_ARGS (a JSON array): more arguments for every local stack, e.g. ["--io-threads","2"]. */
+export function stackArgs() {
+  if (!process.env.STRATUS_STACK_ARGS) return [];
+  const extra = JSON.parse(process.env.STRATUS_STACK_ARGS);
+  if (!Array.isArray(extra) || extra.some((a) => typeof a !== 'string')) {
+    throw new Error('STRATUS_STACK_ARGS must be a JSON array of strings');
+  }
+  return extra;
+}
+
 /** `--lambda PATH` and STRATUS_LAMBDA_ARGS when STRATUS_LAMBDA is set. */
 export function lambdaArgs() {
   if (!process.env.STRATUS_LAMBDA) return [];
@@ -209,7 +219,8 @@ export async function startStack(extraArgs = []) {
   }
   const bin = binaryPath();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stratus-it-'));
-  const args = ['dev', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...lambdaArgs(), ...extraArgs];
+  const args = ['dev', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...lambdaArgs(), ...stackArgs(),
+    ...extraArgs];
   const proc = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = tailBuffer();
   const stdout = tailBuffer();
