@@ -71,7 +71,7 @@ step "browser tests (release gateway)" env STRATUS_BIN=build/release/stratus nod
 if [ "${STRATUS_SKIP_ASAN:-0}" != "1" ]; then
   step "build asan" build asan
   step "ctest asan" moto ctest --preset asan -j2
-  step "node integration (asan gateway)" env STRATUS_BIN=build/asan/stratus \
+  step "node integration (asan gateway)" env STRATUS_BIN=build/asan/stratus STRATUS_SANITIZED=1 \
     STRATUS_SIGV4_TOOL=build/asan/tests/sigv4_sign_tool \
     STRATUS_DYNAMODB_SEED=build/asan/tests/stratus_dynamodb_seed npm run -s test:integration
 fi

@@ -35,7 +35,7 @@ suite() {
   local log=$1
   shift
   env STRATUS_BIN=build/tsan/stratus STRATUS_SIGV4_TOOL=build/tsan/tests/sigv4_sign_tool \
-    STRATUS_STACK_ARGS='["--io-threads","2"]' "$@" \
+    STRATUS_STACK_ARGS='["--io-threads","2"]' STRATUS_SANITIZED=1 "$@" \
     npm run -s test:integration 2>&1 | tee "${log}" | grep -E '^# (pass|fail|skipped)' || true
   if grep -q 'ThreadSanitizer' "${log}" || ! grep -q '^# fail 0' "${log}"; then
     echo "tsan: the Node suite failed or reported a data race (${log})"

@@ -360,6 +360,8 @@ void lambda_runtime_emulator::serve(std::shared_ptr<instance> inst)
             s.close(ignored);
         });
     }
+    // kill_instance() reads the acceptor's descriptor under the mutex: close it under it too.
+    std::lock_guard lock(mutex_);
     beast::error_code ignored;
     inst->acceptor.close(ignored);
 }
