@@ -70,6 +70,8 @@ struct dev_settings {
     double rate_limit = 100;
     double rate_burst = 1000;
     int rate_abuse_frames = 100;
+    double user_rate_limit = 100;
+    double user_rate_burst = 1000;
 };
 
 struct tables_settings {
@@ -306,7 +308,10 @@ int run_dev(dev_settings const& s)
     stratus::pusher& pusher = dynamodb ? static_cast<stratus::pusher&>(routing) : gateway;
 
     stratus::stderr_logger log;
-    stratus::chat_service service(*store, pusher, clock, verifier, {}, &log);
+    stratus::chat_options chat;
+    chat.user_rate_per_second = s.user_rate_limit;
+    chat.user_rate_burst = s.user_rate_burst;
+    stratus::chat_service service(*store, pusher, clock, verifier, chat, &log);
     stratus::handler handler(service);
     stratus::gateway::handler_integration in_process(handler);
 
@@ -446,6 +451,14 @@ int main(int argc, char** argv)
     dev->add_option("--rate-abuse-frames", settings.rate_abuse_frames,
                     "Refused frames in a row after which the connection is closed with 1008")
         ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    dev->add_option("--user-rate-limit", settings.user_rate_limit,
+                    "Requests per second per user over all of their connections (0 disables; ping is free); "
+                    "the excess gets rate_limited")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    dev->add_option("--user-rate-burst", settings.user_rate_burst, "Token bucket size of --user-rate-limit")
+        ->check(CLI::Range(1.0, 1e9))
         ->capture_default_str();
     dev->add_option("--lambda", settings.lambda_path,
                     "Run the handler out of process: PATH is a Lambda custom runtime `bootstrap` (or a "

@@ -79,6 +79,10 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket)
         beast::error_code ignored;
         socket.close(ignored);
     } else {
+        // Chat frames are small and latency-bound: no Nagle delay on replies and pushes
+        // (without it a lone sender waits ~40 ms for its ack behind a delayed ACK).
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
         std::make_shared<http_session>(std::move(socket), gateway_, std::move(ticket))->run();
     }
     do_accept();
