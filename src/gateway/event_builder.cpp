@@ -94,7 +94,22 @@ std::string trace_id(std::int64_t now_ms)
 std::string event_builder::connect_event(connection_context const& ctx, handshake_info const& handshake,
                                          std::string_view request_id, std::int64_t now_ms)
 {
+    // The X-Forwarded-* and trace headers are the gateway's, as API Gateway's are: a
+    // client's own copies are dropped (the handler derives the @connections endpoint
+    // from X-Forwarded-Proto; found by fuzz/fuzz_http_request).
     auto headers = handshake.headers;
+    std::erase_if(headers, [](auto const& header) {
+        auto const& name = header.first;
+        auto const lower = [&] {
+            std::string out(name);
+            for (auto& ch : out) {
+                ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+            }
+            return out;
+        }();
+        return lower == "x-forwarded-for" || lower == "x-forwarded-port" || lower == "x-forwarded-proto" ||
+               lower == "x-amzn-trace-id";
+    });
     headers.emplace_back("X-Amzn-Trace-Id", trace_id(now_ms));
     headers.emplace_back("X-Forwarded-For", ctx.source_ip);
     headers.emplace_back("X-Forwarded-Port", std::to_string(handshake.local_port));

@@ -55,8 +55,8 @@ TEST(LambdaRuntimeClient, NextReadsTheInvocationFromHeadersAndBody)
 
 TEST(LambdaRuntimeClient, NextRefusesAMissingOrUnsafeRequestId)
 {
-    for (std::string id :
-         std::vector<std::string>{"", "../../init/error", "a b", "id?x=1", std::string(129, 'a')}) {
+    for (std::string id : std::vector<std::string>{"", "../../init/error", "..", ".", "a.b", "a b", "id?x=1",
+                                                   std::string(129, 'a')}) {
         testing::scripted_http_client http;
         http.push_status(200, "{}", id.empty() ? headers{} : headers{{"Lambda-Runtime-Aws-Request-Id", id}});
         lambda_runtime_client client(http);

@@ -165,7 +165,14 @@ test('a slow-drip request (slowloris) is cut at the handshake timeout', async (t
 
 const haveSlowhttptest = spawnSync('sh', ['-c', 'command -v slowhttptest']).status === 0;
 
-test('slowhttptest (slowloris from one address, 4000 connections at 200/s) does not stop clients from chatting', { skip: !haveSlowhttptest && 'slowhttptest is not installed (apt-get install slowhttptest)', timeout: 60_000 }, async (t) => {
+// Under --lambda the function's @connections calls come from 127.0.0.1 too, the attacker's
+// address here, so the per-IP cap also holds them back (on AWS the management API is not
+// behind the clients' limits); the in-process run is the meaningful one.
+const slowhttptestSkip = !haveSlowhttptest ? 'slowhttptest is not installed (apt-get install slowhttptest)'
+  : process.env.STRATUS_LAMBDA ? '--lambda: the function calls @connections from the attacker\'s loopback address'
+    : false;
+
+test('slowhttptest (slowloris from one address, 4000 connections at 200/s) does not stop clients from chatting', { skip: slowhttptestSkip, timeout: 60_000 }, async (t) => {
   const stack = await localStackOrSkip(t, ['--max-connections-per-ip', '100', '--handshake-timeout', '2']);
   if (!stack) return;
   // Tokens and the polite client first: during the attack the loopback IP's slots are contested.
