@@ -31,7 +31,8 @@ void check_endpoint(stratus::apigw_event const& event)
         return;
     }
     // What the pusher's client sends (Host header, target prefix) must describe the same endpoint.
-    auto const rebuilt = std::string(parsed->tls ? "https://" : "http://") + parsed->host_header() + parsed->base_path;
+    auto const rebuilt =
+        std::string(parsed->tls ? "https://" : "http://") + parsed->host_header() + parsed->base_path;
     auto const again = stratus::aws::endpoint::parse(rebuilt);
     expect(again.has_value(), "endpoint -> host_header -> endpoint parses");
     expect(again->tls == parsed->tls && again->host == parsed->host && again->port == parsed->port &&
@@ -75,7 +76,8 @@ void check_round_trip(stratus::apigw_event const& event)
     expect(e.request_id == event.request_id, "round trip: requestId");
     expect(e.stage == event.stage && e.domain_name == event.domain_name && e.api_id == event.api_id,
            "round trip: stage, domainName, apiId");
-    expect(e.connected_at_ms == event.connected_at_ms && e.request_time_epoch_ms == event.request_time_epoch_ms,
+    expect(e.connected_at_ms == event.connected_at_ms &&
+               e.request_time_epoch_ms == event.request_time_epoch_ms,
            "round trip: connectedAt, requestTimeEpoch");
     expect(e.source_ip == event.source_ip && e.user_agent == event.user_agent, "round trip: identity");
     if (event.event_type == "CONNECT") {
@@ -83,7 +85,8 @@ void check_round_trip(stratus::apigw_event const& event)
         expect(e.query == event.query, "round trip: queryStringParameters");
         expect(e.forwarded_proto == "http", "round trip: the gateway's X-Forwarded-Proto");
     } else if (event.event_type == "MESSAGE") {
-        expect(e.route_key == event.route_key && e.message_id == event.message_id, "round trip: routeKey, messageId");
+        expect(e.route_key == event.route_key && e.message_id == event.message_id,
+               "round trip: routeKey, messageId");
         expect(e.body == event.body.value_or(""), "round trip: body");
     } else {
         expect(e.route_key == "$disconnect", "round trip: $disconnect");
@@ -101,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         expect(event.error().code == stratus::errc::invalid_request, "a refused event is invalid_request");
         return 0;
     }
-    expect(event->event_type == "CONNECT" || event->event_type == "MESSAGE" || event->event_type == "DISCONNECT",
+    expect(event->event_type == "CONNECT" || event->event_type == "MESSAGE" ||
+               event->event_type == "DISCONNECT",
            "eventType is one of the three");
     expect(!event->connection_id.empty(), "connectionId is not empty");
     check_endpoint(*event);

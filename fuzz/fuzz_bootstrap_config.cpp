@@ -19,8 +19,8 @@ using stratus::lambda::bootstrap_config;
 
 bool trimmed(std::string const& value)
 {
-    return value.empty() || (value.find_first_of(" \t\r\n") != 0 &&
-                             value.find_last_of(" \t\r\n") != value.size() - 1);
+    return value.empty() ||
+           (value.find_first_of(" \t\r\n") != 0 && value.find_last_of(" \t\r\n") != value.size() - 1);
 }
 
 bool token_chars(std::string_view text)
@@ -62,16 +62,18 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
 
     auto const config = bootstrap_config::from_environment(lookup, exists);
     if (!config) {
-        expect(config.error().code == stratus::errc::invalid_request, "a refused environment is invalid_request");
+        expect(config.error().code == stratus::errc::invalid_request,
+               "a refused environment is invalid_request");
         auto const& detail = config.error().detail;
-        expect(detail.starts_with("AWS_") || detail.starts_with("STRATUS_") || detail.starts_with("SSL_CERT_FILE"),
+        expect(detail.starts_with("AWS_") || detail.starts_with("STRATUS_") ||
+                   detail.starts_with("SSL_CERT_FILE"),
                "a refusal names the variable");
         return 0;
     }
     auto const& c = *config;
-    for (auto const* value : {&c.runtime_api, &c.region, &c.user_pool_id, &c.token_use, &c.issuer, &c.jwks_url,
-                              &c.dev_secret_file, &c.sqlite_path, &c.connections_table, &c.messages_table,
-                              &c.dynamodb_endpoint, &c.ca_file}) {
+    for (auto const* value : {&c.runtime_api, &c.region, &c.user_pool_id, &c.token_use, &c.issuer,
+                              &c.jwks_url, &c.dev_secret_file, &c.sqlite_path, &c.connections_table,
+                              &c.messages_table, &c.dynamodb_endpoint, &c.ca_file}) {
         expect(trimmed(*value), "values are trimmed");
     }
     // main.cpp: endpoint::parse("http://" + AWS_LAMBDA_RUNTIME_API).

@@ -123,7 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     auto const kind = stratus::action_from_name(route->key);
     expect(kind.has_value() || route->key == "$default", "a selected route is an action or $default");
     if (kind) {
-        expect(stratus::action_names()[static_cast<std::size_t>(*kind)] == route->key, "action names round trip");
+        expect(stratus::action_names()[static_cast<std::size_t>(*kind)] == route->key,
+               "action names round trip");
         check_request(*kind, body);
     }
     // Every validator, whatever the action member says.

@@ -49,20 +49,21 @@ std::string bn_param(EVP_PKEY* key, char const* name)
 struct fixture {
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{EVP_RSA_gen(2048), EVP_PKEY_free};
     std::string modulus = bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N);
-    std::string document = json{{"keys",
-                                 {{{"kty", "RSA"},
-                                   {"kid", kid},
-                                   {"alg", "RS256"},
-                                   {"use", "sig"},
-                                   {"n", stratus::fuzz::base64url(modulus)},
-                                   {"e", stratus::fuzz::base64url(bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E))}}}}}
-                               .dump();
+    std::string document =
+        json{{"keys",
+              {{{"kty", "RSA"},
+                {"kid", kid},
+                {"alg", "RS256"},
+                {"use", "sig"},
+                {"n", stratus::fuzz::base64url(modulus)},
+                {"e", stratus::fuzz::base64url(bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E))}}}}}
+            .dump();
     stratus::fuzz::fixed_clock clock;
     stratus::cognito_token_verifier id_tokens{settings(stratus::cognito_token_verifier::token_use::id), clock,
                                               [this] { return stratus::result<std::string>(document); }};
-    stratus::cognito_token_verifier access_tokens{settings(stratus::cognito_token_verifier::token_use::access),
-                                                  clock,
-                                                  [this] { return stratus::result<std::string>(document); }};
+    stratus::cognito_token_verifier access_tokens{
+        settings(stratus::cognito_token_verifier::token_use::access), clock,
+        [this] { return stratus::result<std::string>(document); }};
 
     static stratus::cognito_token_verifier::settings settings(stratus::cognito_token_verifier::token_use use)
     {
@@ -103,8 +104,9 @@ bool rs256_verify(std::string_view input, std::string_view signature)
     auto& f = the_fixture();
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
     return EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, f.key.get()) == 1 &&
-           EVP_DigestVerify(ctx.get(), reinterpret_cast<unsigned char const*>(signature.data()), signature.size(),
-                            reinterpret_cast<unsigned char const*>(input.data()), input.size()) == 1;
+           EVP_DigestVerify(ctx.get(), reinterpret_cast<unsigned char const*>(signature.data()),
+                            signature.size(), reinterpret_cast<unsigned char const*>(input.data()),
+                            input.size()) == 1;
 }
 
 void check_accepted(stratus::cognito_token_verifier& verifier, bool id_token, std::string_view token,
@@ -117,14 +119,14 @@ void check_accepted(stratus::cognito_token_verifier& verifier, bool id_token, st
     auto const signature = stratus::decode_canonical_base64url(token.substr(second + 1));
     expect(signature && rs256_verify(token.substr(0, second), *signature),
            "accepted: OpenSSL verifies the RS256 signature");
-    auto const header = json::parse(stratus::decode_canonical_base64url(token.substr(0, first)).value_or(""),
-                                    nullptr, false);
-    expect(header.is_object() && header.contains("alg") && header.at("alg") == "RS256" && header.contains("kid") &&
-               header.at("kid") == kid,
+    auto const header =
+        json::parse(stratus::decode_canonical_base64url(token.substr(0, first)).value_or(""), nullptr, false);
+    expect(header.is_object() && header.contains("alg") && header.at("alg") == "RS256" &&
+               header.contains("kid") && header.at("kid") == kid,
            "accepted: alg RS256 and the JWKS kid");
     auto const p = json::parse(
-        stratus::decode_canonical_base64url(token.substr(first + 1, second - first - 1)).value_or(""), nullptr,
-        false);
+        stratus::decode_canonical_base64url(token.substr(first + 1, second - first - 1)).value_or(""),
+        nullptr, false);
     expect(p.is_object(), "accepted: the payload is an object");
     auto const claim = [&p](char const* name) { return p.contains(name) ? p.at(name) : json(); };
     expect(claim("iss") == issuer, "accepted: the configured issuer");

@@ -37,16 +37,17 @@ std::string hmac_sha256(std::string_view key, std::string_view message)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    auto const* out = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-                           reinterpret_cast<unsigned char const*>(message.data()), message.size(), mac, &length);
+    auto const* out =
+        HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<unsigned char const*>(message.data()), message.size(), mac, &length);
     expect(out != nullptr, "HMAC computes");
     return {reinterpret_cast<char const*>(mac), length};
 }
 
 struct fixture {
     stratus::fuzz::fixed_clock clock;
-    stratus::hs256_token_verifier verifier{std::string(secret), std::string(issuer_name), std::string(audience),
-                                           clock};
+    stratus::hs256_token_verifier verifier{std::string(secret), std::string(issuer_name),
+                                           std::string(audience), clock};
     stratus::hs256_token_verifier other{std::string(other_secret), std::string(issuer_name),
                                         std::string(audience), clock};
     stratus::hs256_token_issuer issuer{std::string(secret), std::string(issuer_name), std::string(audience)};
@@ -134,9 +135,11 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     if (parts.size() > 2) {
         // The issuer's tokens round-trip through the verifier.
         auto& f = the_fixture();
-        stratus::identity who{stratus::hs256_token_issuer::dev_user_id(secret, parts[2]), std::string(parts[2])};
+        stratus::identity who{stratus::hs256_token_issuer::dev_user_id(secret, parts[2]),
+                              std::string(parts[2])};
         auto const token = f.issuer.issue(who, stratus::fuzz::fixed_clock::now_s, 3600);
-        expect(token.has_value() == stratus::validate_name(who.name).has_value(), "the issuer signs valid names only");
+        expect(token.has_value() == stratus::validate_name(who.name).has_value(),
+               "the issuer signs valid names only");
         if (token) {
             auto const back = f.verifier.verify(*token);
             expect(back.has_value() && *back == who, "an issued token verifies to its identity");

@@ -159,7 +159,8 @@ void upgrade(request const& req, std::string_view target)
     stratus::gateway::handshake_info handshake;
     handshake.local_port = 8080;
     for (auto const& field : req) {
-        handshake.headers.emplace_back(std::string(view(field.name_string())), std::string(view(field.value())));
+        handshake.headers.emplace_back(std::string(view(field.name_string())),
+                                       std::string(view(field.value())));
     }
     bool all_utf8 = true;
     std::map<std::string, std::string> expected_query;
@@ -215,7 +216,8 @@ void dev_token(request const& req)
     auto& f = the_fixture();
     auto const name = doc["name"].get<std::string>();
     auto const token = f.dev_tokens.issue(name);
-    expect(token.has_value() == stratus::validate_name(name).has_value(), "a token for every valid name only");
+    expect(token.has_value() == stratus::validate_name(name).has_value(),
+           "a token for every valid name only");
     if (!token) {
         expect(token.error().code == stratus::errc::invalid_request, "a bad name is invalid_request");
         return;
@@ -235,7 +237,8 @@ void static_file(request const& req, std::string_view path)
     auto& f = the_fixture();
     auto const file = stratus::gateway::static_files::resolve(f.web.root, path);
     if (!file) {
-        expect(file.error().code == stratus::errc::invalid_request || file.error().code == stratus::errc::not_found,
+        expect(file.error().code == stratus::errc::invalid_request ||
+                   file.error().code == stratus::errc::not_found,
                "resolve fails with invalid_request or not_found");
         return;
     }
@@ -294,7 +297,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         while (!ec && !parser.is_done()) {
             received = std::min(size, std::max(received, consumed) + read_size);
             for (;;) {
-                auto const used = parser.put(boost::asio::buffer(bytes.data() + consumed, received - consumed), ec);
+                auto const used =
+                    parser.put(boost::asio::buffer(bytes.data() + consumed, received - consumed), ec);
                 expect(used <= received - consumed, "the parser consumes what it was given at most");
                 consumed += used;
                 if (ec == http::error::need_more) {

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     auto const text = stratus::fuzz::as_text(data, size);
 
     if (auto const decoded = stratus::decode_canonical_base64url(text)) {
-        expect(stratus::fuzz::base64url(*decoded) == text, "canonical base64url: decode -> encode is the identity");
+        expect(stratus::fuzz::base64url(*decoded) == text,
+               "canonical base64url: decode -> encode is the identity");
     }
 
     auto const set = stratus::jwks::parse(text);

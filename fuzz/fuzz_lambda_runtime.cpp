@@ -25,8 +25,8 @@ stratus::result<stratus::aws::http_response> scripted(std::string_view text)
     auto const line_end = text.find('\n');
     auto const status_text = text.substr(0, line_end);
     stratus::aws::http_response response;
-    auto const [end, ec] = std::from_chars(status_text.data(), status_text.data() + status_text.size(),
-                                           response.status);
+    auto const [end, ec] =
+        std::from_chars(status_text.data(), status_text.data() + status_text.size(), response.status);
     if (ec != std::errc() || end != status_text.data() + status_text.size()) {
         return stratus::fail(stratus::errc::unavailable, "connection refused");
     }

@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         expect(again.has_value(), "to_json output parses");
         expect(same(*parsed, *again), "parse -> to_json -> parse is exact");
     } else {
-        expect(parsed.error().code == stratus::errc::invalid_request, "a refused response is invalid_request");
+        expect(parsed.error().code == stratus::errc::invalid_request,
+               "a refused response is invalid_request");
     }
 
     // The other direction: any response the handler could build serialises to

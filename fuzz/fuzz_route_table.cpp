@@ -27,7 +27,8 @@ void check_select(route_table const& table, std::string_view body)
     expect(found.has_value(), "the selected route is in the table");
     expect(found->integration == selected->integration && found->route_response == selected->route_response,
            "select() and find() agree");
-    expect(selected->key == "$default" || selected->key.front() != '$', "selection never picks $connect/$disconnect");
+    expect(selected->key == "$default" || selected->key.front() != '$',
+           "selection never picks $connect/$disconnect");
 }
 
 } // namespace
