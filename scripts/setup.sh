@@ -16,6 +16,7 @@ apt_packages=(
   # compiler, zip; and its test in a bullseye root filesystem (arm64 under qemu)
   debootstrap zip unzip g++-12-aarch64-linux-gnu qemu-user-static
   slowhttptest # tests/integration/node/abuse.test.mjs (slowloris against the gateway)
+  libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang (fuzz/, scripts/fuzz.sh)
   chromium # headless browser for tests/web/browser (driven by npm playwright-core)
 )
 # Node 20 and npm come with this machine image; install Debian's only where they are missing.
