@@ -1,8 +1,8 @@
 // API Gateway WebSocket proxy events -> parse_apigw_event (the Lambda side of
 // every invocation), plus what is derived from them:
 // - callback_endpoint() and aws::endpoint::parse, as the pusher reads it back
-//   from the connection record (the domainName is the client's Host header on
-//   the local gateway);
+//   from the connection record (on AWS, API Gateway's domain; on the local
+//   gateway its own address or --domain-name);
 // - differential: the gateway's event_builder renders the parsed fields again
 //   and the parser must read back exactly the same event.
 
@@ -49,6 +49,7 @@ std::string rebuild(stratus::apigw_event const& event)
     ctx.source_ip = event.source_ip;
     ctx.user_agent = event.user_agent;
     ctx.host = event.domain_name;
+    ctx.domain_name = event.domain_name;
     ctx.stage = event.stage;
     ctx.api_id = event.api_id;
     if (event.event_type == "CONNECT") {

@@ -43,6 +43,7 @@ constexpr std::string_view token_audience = "stratus";
 
 struct dev_settings {
     std::string host = "127.0.0.1";
+    std::string domain_name;
     int port = 8080;
     std::string data_dir = "./data";
     std::string stage = "local";
@@ -281,6 +282,7 @@ int run_dev(dev_settings const& s)
 
     stratus::gateway::gateway_options options;
     options.host = s.host;
+    options.domain_name = s.domain_name;
     options.port = static_cast<std::uint16_t>(s.port);
     options.stage = s.stage;
     options.web_root = s.web_root.empty() ? default_web_root() : s.web_root;
@@ -385,6 +387,9 @@ int main(int argc, char** argv)
         ->capture_default_str();
     dev->add_option("--data-dir", settings.data_dir, "Directory for the SQLite file and the token secret")
         ->capture_default_str();
+    dev->add_option("--domain-name", settings.domain_name,
+                    "host[:port] the gateway puts in requestContext.domainName, where @connections "
+                    "pushes for its connections go (default: the listen address and port)");
     dev->add_option("--stage", settings.stage, "Stage name: the WebSocket path is /{stage}")
         ->capture_default_str();
     dev->add_option("--web-root", settings.web_root,

@@ -53,7 +53,7 @@ json request_context(connection_context const& ctx, std::string_view route_key, 
                 {"requestTimeEpoch", now_ms},
                 {"identity", identity},
                 {"requestId", request_id},
-                {"domainName", ctx.host},
+                {"domainName", ctx.domain_name},
                 {"connectionId", ctx.connection_id},
                 {"apiId", ctx.api_id}};
 }

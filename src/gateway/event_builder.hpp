@@ -16,7 +16,8 @@ struct connection_context {
     std::int64_t connected_at_ms = 0;
     std::string source_ip;
     std::string user_agent;
-    std::string host; ///< the Host header of the handshake (domainName)
+    std::string host;        ///< the Host header of the handshake (headers.Host)
+    std::string domain_name; ///< the gateway's own host[:port] (requestContext.domainName)
     std::string stage;
     std::string api_id;
 };

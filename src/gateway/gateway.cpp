@@ -8,6 +8,45 @@
 #include "gateway/websocket_session.hpp"
 
 namespace stratus::gateway {
+namespace {
+
+/// host[:port]: a DNS name, an IPv4 address or a bracketed IPv6 address, and
+/// nothing that could carry a path, user info or a second host.
+bool is_domain_name(std::string_view text)
+{
+    if (text.empty() || text.size() > 262) {
+        return false;
+    }
+    for (char const ch : text) {
+        bool const ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                        ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']';
+        if (!ok) {
+            return false;
+        }
+    }
+    return text.front() != ':' && text.front() != '.' && text.front() != '-';
+}
+
+/// The address clients of this machine reach the listener at: the bound one,
+/// or loopback when it is bound to every address.
+std::string own_domain_name(tcp::endpoint const& bound)
+{
+    auto address = bound.address();
+    if (address.is_unspecified()) {
+        address = address.is_v6() ? net::ip::address(net::ip::address_v6::loopback())
+                                  : net::ip::address(net::ip::address_v4::loopback());
+    }
+    std::string out;
+    if (address.is_v6()) {
+        out.append(1, '[').append(address.to_string()).append(1, ']');
+    } else {
+        out = address.to_string();
+    }
+    out.append(1, ':').append(std::to_string(bound.port()));
+    return out;
+}
+
+} // namespace
 
 gateway::gateway(gateway_options options, route_table routes, dev_token_issuer* tokens)
     : options_(std::move(options)), routes_(std::move(routes)), tokens_(tokens),
@@ -29,11 +68,16 @@ result<tcp::endpoint> gateway::listen()
     if (ec) {
         return fail(errc::invalid_request, "invalid --host '" + options_.host + "': " + ec.message());
     }
+    if (!options_.domain_name.empty() && !is_domain_name(options_.domain_name)) {
+        return fail(errc::invalid_request,
+                    "invalid domain name '" + options_.domain_name + "': expected host[:port]");
+    }
     listener_ = std::make_shared<listener>(ioc_, *this);
     auto bound = listener_->open(tcp::endpoint{address, options_.port});
     if (!bound) {
         return bound;
     }
+    domain_name_ = options_.domain_name.empty() ? own_domain_name(*bound) : options_.domain_name;
     listener_->run();
     signals_.emplace(ioc_, SIGINT, SIGTERM);
     signals_->async_wait([this](beast::error_code const& error, int) {

@@ -64,6 +64,8 @@ public:
     [[nodiscard]] std::shared_ptr<websocket_session> find(std::string const& id);
 
     [[nodiscard]] gateway_options const& options() const { return options_; }
+    /// requestContext.domainName, fixed by listen() (gateway_options::domain_name).
+    [[nodiscard]] std::string const& domain_name() const { return domain_name_; }
     [[nodiscard]] route_table const& routes() const { return routes_; }
     [[nodiscard]] dev_token_issuer* tokens() const { return tokens_; }
     [[nodiscard]] connection_limiter& limiter() { return limiter_; }
@@ -74,6 +76,7 @@ private:
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
 
     gateway_options options_;
+    std::string domain_name_;
     route_table routes_;
     dev_token_issuer* tokens_;
     integration* integration_ = nullptr;

@@ -16,6 +16,12 @@ struct gateway_options {
     std::string stage = "local";
     /// requestContext.apiId (10 lowercase alphanumerics on AWS).
     std::string api_id = "stratusdev";
+    /// requestContext.domainName: the host[:port] where this gateway's
+    /// @connections API is reached (the endpoint stored for each connection).
+    /// Empty: the bound address and port (loopback when bound to any address).
+    /// Never the client's Host header, which would let a client choose where
+    /// pushes for its connection go.
+    std::string domain_name;
     std::filesystem::path web_root;
     /// Closed with 1001 after this long without a data frame from the client.
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);

@@ -42,6 +42,31 @@ void http_session::do_read()
     parser_->body_limit(gateway_.options().max_post_bytes + 64 * 1024);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(gateway_.options().handshake_timeout);
+    // The header first: a body is read only once the header says how it is framed.
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+}
+
+void http_session::on_header(beast::error_code ec, std::size_t bytes)
+{
+    if (ec) {
+        return on_read(ec, bytes);
+    }
+    // Nothing here takes a chunked body: @connections clients (the AWS SDKs)
+    // send Content-Length, and an upgrade or GET has no body. Refusing any
+    // Transfer-Encoding also keeps request smuggling and Beast's chunk parser
+    // out of reach.
+    if (parser_->get().find(http::field::transfer_encoding) != parser_->get().end()) {
+        request req;
+        req.version(11);
+        auto res = simple(req, http::status::length_required,
+                          message_json("Transfer-Encoding is not supported; send Content-Length"));
+        res.keep_alive(false);
+        return send(std::move(res));
+    }
+    if (parser_->is_done()) {
+        return on_read(ec, bytes);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }

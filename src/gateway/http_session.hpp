@@ -26,6 +26,7 @@ private:
     using response = http::response<http::string_body>;
 
     void do_read();
+    void on_header(beast::error_code ec, std::size_t bytes);
     void on_read(beast::error_code ec, std::size_t bytes);
     void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
     void send(response res);

@@ -57,6 +57,7 @@ void websocket_session::run(http::request<http::string_body> request)
     context_.source_ip = remote.address().to_string();
     context_.user_agent = std::string(request_[http::field::user_agent]);
     context_.host = std::string(request_[http::field::host]);
+    context_.domain_name = gateway_.domain_name();
     context_.stage = options.stage;
     context_.api_id = options.api_id;
     last_active_ms_ = context_.connected_at_ms;

@@ -14,8 +14,16 @@ using json = nlohmann::json;
 
 connection_context sample_context()
 {
-    return connection_context{"R1kmxc2VNjMCFIA=", 1705751697419, "127.0.0.1", "wscat/6",
-                              "127.0.0.1:8080",   "local",       "stratusdev"};
+    connection_context ctx;
+    ctx.connection_id = "R1kmxc2VNjMCFIA=";
+    ctx.connected_at_ms = 1705751697419;
+    ctx.source_ip = "127.0.0.1";
+    ctx.user_agent = "wscat/6";
+    ctx.host = "attacker.example:443"; // what the client sent as Host
+    ctx.domain_name = "127.0.0.1:8080";
+    ctx.stage = "local";
+    ctx.api_id = "stratusdev";
+    return ctx;
 }
 
 std::set<std::string> keys(json const& object)
@@ -50,6 +58,9 @@ TEST(EventBuilder, ConnectEventHasExactlyTheConnectFields)
     EXPECT_EQ(event["requestContext"]["routeKey"], "$connect");
     EXPECT_EQ(event["requestContext"]["requestTime"], "20/Jan/2024:11:55:08 +0000");
     EXPECT_EQ(event["requestContext"]["extendedRequestId"], event["requestContext"]["requestId"]);
+    // domainName is the gateway's own: a client's Host header must not choose
+    // where @connections pushes for its connection go.
+    EXPECT_EQ(event["requestContext"]["domainName"], "127.0.0.1:8080");
     EXPECT_EQ(event["headers"]["Sec-WebSocket-Key"], "k");
     EXPECT_EQ(event["headers"]["X-Forwarded-Port"], "8080");
     EXPECT_TRUE(event["headers"]["X-Amzn-Trace-Id"].get<std::string>().starts_with("Root=1-"));

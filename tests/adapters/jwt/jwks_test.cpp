@@ -227,6 +227,14 @@ TEST(Jwks, VerifiesRs256SignaturesOfItsKeys)
         << "PS256";
 }
 
+TEST(Jwks, AcceptsAKeyAtTheLargestModulus)
+{
+    pkey_ptr const big = generate_rsa(static_cast<unsigned int>(jwks::max_modulus_bits));
+    auto const set = jwks::parse(document({jwk(big.get(), "big")}));
+    ASSERT_TRUE(set.has_value()) << set.error().detail;
+    EXPECT_TRUE(set->verify_rs256("big", "x", sign(big.get(), "x")));
+}
+
 TEST(Jwks, CopiesShareKeysAndOutliveTheOriginal)
 {
     std::optional<jwks> copy;
@@ -313,7 +321,8 @@ std::vector<bad_key> bad_keys()
          "n or e missing"},
         {"n_number", jwk_with("n", 65537), "n or e missing"},
         {"n_empty", jwk_with("n", ""), "not canonical base64url"},
-        {"n_8200_bits", jwk_with("n", b64url(std::string(1025, '\x7f'))), "modulus above 8192 bits"},
+        {"n_4104_bits", jwk_with("n", b64url(std::string(513, '\x7f'))), "modulus above 4096 bits"},
+        {"n_8200_bits", jwk_with("n", b64url(std::string(1025, '\x7f'))), "modulus above 4096 bits"},
         {"e_even", jwk_with("e", b64url(std::string("\x01\x00\x00", 3))), "exponent is even or below 65537"},
         {"e_3", jwk_with("e", b64url("\x03")), "exponent is even or below 65537"},
         {"e_1", jwk_with("e", b64url("\x01")), "exponent is even or below 65537"},

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import {
   ApiGatewayManagementApiClient, PostToConnectionCommand, GetConnectionCommand, DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -503,6 +504,83 @@ test('@connections: POST over 131072 bytes -> 413 PayloadTooLargeException and n
   await sleep(100);
   assert.equal(client.frames.filter((f) => f.raw.startsWith('LLLL')).length, 0);
   await assertStillOpen(client);
+});
+
+/** Writes `request` to a raw socket `pieceSize` bytes at a time; resolves with all it got back. */
+function rawExchange(s, request, pieceSize) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: s.host, port: s.port });
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => { got += chunk; });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(got));
+    socket.setTimeout(5000, () => { socket.destroy(); resolve(got); });
+    socket.on('connect', async () => {
+      for (let i = 0; i < request.length && !socket.destroyed; i += pieceSize) {
+        socket.write(request.slice(i, i + pieceSize));
+        if (pieceSize < request.length) await sleep(1);
+      }
+    });
+  });
+}
+
+test('@connections: a chunked body, or any Transfer-Encoding, -> 411 and a close; nothing delivered, the gateway keeps serving', { timeout: 60_000 }, async (t) => {
+  if (skipWithoutHttp(t)) return;
+  if (skipInTarget(t, 'sends raw HTTP/1.1 to the gateway\'s own listener')) return;
+  const { client, id } = await liveConnection(stack, 'chunked');
+  const target = `/${stack.stage}/@connections/${encodeURIComponent(id ?? UNKNOWN_ID)}`;
+  const head = (te, extra = '') => `POST ${target} HTTP/1.1\r\nHost: ${stack.host}:${stack.port}\r\n`
+    + 'Authorization: AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0\r\n'
+    + `Transfer-Encoding: ${te}\r\n${extra}\r\n`;
+  const cases = [
+    // The fuzz finding: an empty chunked body, read one byte at a time (Beast's parse_chunk_header assertion).
+    { label: 'empty chunked body, 1-byte writes', request: `${head('chunked')}0\r\n\r\n`, piece: 1 },
+    { label: 'chunked body', request: `${head('chunked')}6\r\nsneaky\r\n0\r\n\r\n`, piece: 1 << 20 },
+    { label: 'chunked body, 3-byte writes', request: `${head('chunked')}6\r\nsneaky\r\n0\r\n\r\n`, piece: 3 },
+    { label: 'gzip, chunked', request: `${head('gzip, chunked')}6\r\nsneaky\r\n0\r\n\r\n`, piece: 1 << 20 },
+    { label: 'identity', request: `${head('identity', 'Content-Length: 6\r\n')}sneaky`, piece: 1 << 20 },
+    // Content-Length and Transfer-Encoding together, the request smuggling shape: Beast refuses
+    // the header itself (400), before the gateway sees it.
+    { label: 'Content-Length and chunked', request: `${head('chunked', 'Content-Length: 6\r\n')}0\r\n\r\nsneaky`, piece: 1 << 20, status: '400 Bad Request', message: /Bad request: bad Content-Length/ },
+  ];
+  for (const { label, request, piece, status = '411 Length Required', message = /Transfer-Encoding is not supported; send Content-Length/ } of cases) {
+    const reply = await rawExchange(stack, request, piece);
+    assert.ok(reply.startsWith(`HTTP/1.1 ${status}\r\n`), `${label}: ${JSON.stringify(reply.slice(0, 80))}`);
+    assert.match(reply, message, label);
+    assert.equal(reply.match(/HTTP\/1\.1 /g).length, 1, `${label}: one response, then the connection closes`);
+  }
+  // The same POST with Content-Length is delivered.
+  const ok = await rawExchange(stack, `POST ${target} HTTP/1.1\r\nHost: ${stack.host}:${stack.port}\r\n`
+    + 'Authorization: AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0\r\n'
+    + 'Content-Length: 7\r\nConnection: close\r\n\r\nallowed', 1 << 20);
+  assert.match(ok, id ? /^HTTP\/1\.1 200 / : /^HTTP\/1\.1 410 /);
+  await sleep(100);
+  assert.equal(client.frames.filter((f) => f.raw === 'sneaky').length, 0, 'no chunked body was delivered');
+  if (id) assert.equal(client.frames.filter((f) => f.raw === 'allowed').length, 1, 'the Content-Length body was');
+  const health = await fetch(`${stack.base}/healthz`);
+  assert.equal(health.status, 200, 'the gateway is still up');
+  await assertStillOpen(client);
+});
+
+test('requestContext.domainName is the gateway\'s own address, not the client\'s Host header: a client naming another host still gets its messages', { timeout: 30_000 }, async (t) => {
+  if (skipInTarget(t, 'sets the Host header of the handshake, which a real endpoint routes on')) return;
+  const room = uniq('host');
+  const spoofer = await newUser(stack, 'spoofer');
+  // An address where nothing listens: were it the connection's endpoint, pushes from an
+  // out-of-process handler (--lambda) or another gateway would go there and fail.
+  const client = await openSocket(stack.wsUrl(spoofer.token), { label: 'spoofer', stack, headers: { Host: '127.0.0.1:1' } });
+  await join(client, room);
+  const sender = await connect(stack, await newUser(stack, 'sender'));
+  await join(sender, room);
+  const ack = await sender.request({ action: 'sendMessage', room, text: 'to the spoofer', clientMsgId: uniq('m') });
+  assert.equal(ack.type, 'ack', JSON.stringify(ack));
+  await client.waitFor((f) => f.type === 'message' && f.text === 'to the spoofer', 10_000,
+    'the message at the client that sent Host: 127.0.0.1:1');
+  if (stack.dbPath) {
+    const [[endpoint]] = await sql(stack, `select endpoint from connections where user_id = '${spoofer.userId}'`);
+    assert.equal(endpoint, `http://${stack.host}:${stack.port}/${stack.stage}`);
+  }
 });
 
 test('@connections: a missing or non-SigV4 Authorization header -> 403', async (t) => {
