@@ -22,8 +22,8 @@
 #include <openssl/rsa.h>
 
 #include "adapters/jwt/cognito_token_verifier.hpp"
+#include "adapters/jwt/compact_jws.hpp"
 #include "adapters/jwt/hs256_token_verifier.hpp"
-#include "adapters/jwt/jwks.hpp"
 #include "core/validation.hpp"
 #include "fuzz_support.hpp"
 

@@ -17,9 +17,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "adapters/jwt/compact_jws.hpp"
 #include "adapters/jwt/hs256_token_issuer.hpp"
 #include "adapters/jwt/hs256_token_verifier.hpp"
-#include "adapters/jwt/jwks.hpp"
 #include "core/validation.hpp"
 #include "fuzz_support.hpp"
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "adapters/jwt/compact_jws.hpp"
 #include "adapters/jwt/jwks.hpp"
 #include "fuzz_support.hpp"
 

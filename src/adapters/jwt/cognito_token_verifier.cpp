@@ -4,14 +4,16 @@
 #include <array>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/jwt/compact_jws.hpp"
 #include "adapters/jwt/hs256_token_verifier.hpp"
+#include "adapters/jwt/strict_json.hpp"
 #include "core/validation.hpp"
 
 namespace stratus {
@@ -26,42 +28,6 @@ constexpr std::size_t fallback_name_sub_chars = 8;
 result<identity> refuse(std::string reason)
 {
     return fail(errc::unauthorized, std::move(reason));
-}
-
-/// Parses a JSON object, refusing duplicate member names at any depth (RFC
-/// 7515 §5.2 allows refusing them; picking one lets an attacker pick), nesting
-/// deeper than `max_depth`, and NUL bytes.
-result<json> parse_object(std::string_view text, int max_depth, std::string_view what)
-{
-    if (unsafe_json_text(text, max_depth)) {
-        return fail(errc::unauthorized, std::string(what) + " nests too deeply");
-    }
-    std::vector<std::vector<std::string>> keys_per_object;
-    bool duplicate = false;
-    auto const on_event = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) {
-            keys_per_object.emplace_back();
-        } else if (event == json::parse_event_t::object_end && !keys_per_object.empty()) {
-            keys_per_object.pop_back();
-        } else if (event == json::parse_event_t::key && !keys_per_object.empty()) {
-            auto& seen = keys_per_object.back();
-            auto const& key = parsed.get_ref<std::string const&>();
-            duplicate = duplicate || std::find(seen.begin(), seen.end(), key) != seen.end();
-            seen.push_back(key);
-        }
-        return true;
-    };
-    json value = json::parse(text.begin(), text.end(), on_event, /*allow_exceptions=*/false);
-    if (value.is_discarded()) {
-        return fail(errc::unauthorized, std::string(what) + " is not valid JSON");
-    }
-    if (duplicate) {
-        return fail(errc::unauthorized, std::string(what) + " has duplicate member names");
-    }
-    if (!value.is_object()) {
-        return fail(errc::unauthorized, std::string(what) + " is not a JSON object");
-    }
-    return value;
 }
 
 /// The string claim `name`, or nullptr when absent or not a string.
@@ -159,27 +125,16 @@ result<identity> cognito_token_verifier::verify_unguarded(std::string_view token
     }
 
     // 1. Shape: header.payload.signature, each canonical base64url.
-    auto const first_dot = token.find('.');
-    if (first_dot == std::string_view::npos) {
-        return refuse("malformed token");
-    }
-    auto const second_dot = token.find('.', first_dot + 1);
-    if (second_dot == std::string_view::npos || token.find('.', second_dot + 1) != std::string_view::npos) {
-        return refuse("malformed token");
-    }
-    auto const header_text = decode_canonical_base64url(token.substr(0, first_dot));
-    auto const payload_text =
-        decode_canonical_base64url(token.substr(first_dot + 1, second_dot - first_dot - 1));
-    auto const signature = decode_canonical_base64url(token.substr(second_dot + 1));
-    if (!header_text || !payload_text || !signature) {
+    auto const jws = compact_jws::split(token);
+    if (!jws) {
         return refuse("malformed token");
     }
 
     // 2. Header: needed (unauthenticated) to pick the key, so kept small and strict.
-    if (header_text->size() > max_header_bytes) {
+    if (jws->header.size() > max_header_bytes) {
         return refuse("header too large");
     }
-    auto header = parse_object(*header_text, max_header_depth, "header");
+    auto header = parse_strict_json_object(jws->header, max_header_depth, errc::unauthorized, "header");
     if (!header) {
         return fail(header.error().code, header.error().detail);
     }
@@ -205,12 +160,13 @@ result<identity> cognito_token_verifier::verify_unguarded(std::string_view token
     if (!keys) {
         return fail(keys.error().code, keys.error().detail);
     }
-    if (!(*keys)->verify_rs256(*kid, token.substr(0, second_dot), *signature)) {
+    if (!(*keys)->verify_rs256(*kid, jws->signing_input, jws->signature)) {
         return refuse("bad signature");
     }
 
     // 4. Claims (authenticated from here on).
-    auto payload = parse_object(*payload_text, limits::json_max_depth, "payload");
+    auto payload =
+        parse_strict_json_object(jws->payload, limits::json_max_depth, errc::unauthorized, "payload");
     if (!payload) {
         return fail(payload.error().code, payload.error().detail);
     }

@@ -5,12 +5,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include <jwt/jwt.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
+#include "adapters/jwt/compact_jws.hpp"
+#include "adapters/jwt/strict_json.hpp"
 #include "core/validation.hpp"
 
 namespace stratus {
@@ -26,102 +27,11 @@ result<identity> refuse(std::string reason)
     return fail(errc::unauthorized, std::move(reason));
 }
 
-bool is_base64url_char(char ch) noexcept
+/// The `sub` alphabet: [A-Za-z0-9_-].
+bool is_user_id_char(char ch) noexcept
 {
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
            ch == '_';
-}
-
-int base64url_value(char ch) noexcept
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-    return ch == '-' ? 62 : 63;
-}
-
-/// True when `segment` is non-empty, unpadded base64url in its one canonical
-/// form: only [A-Za-z0-9_-], a length that can encode whole bytes, and zero
-/// unused bits in the last character. This also keeps cpp-jwt's decoder (which
-/// indexes a table with signed chars and skips invalid characters) away from
-/// anything but well-formed input.
-bool is_canonical_base64url(std::string_view segment) noexcept
-{
-    if (segment.empty() || segment.size() % 4 == 1) {
-        return false;
-    }
-    for (char ch : segment) {
-        if (!is_base64url_char(ch)) {
-            return false;
-        }
-    }
-    int const last = base64url_value(segment.back());
-    switch (segment.size() % 4) {
-    case 2:
-        return (last & 0x0F) == 0;
-    case 3:
-        return (last & 0x03) == 0;
-    default:
-        return true;
-    }
-}
-
-std::string base64url_decode(std::string_view segment)
-{
-    return jwt::base64_uri_decode(segment.data(), segment.size());
-}
-
-std::string base64url_encode(std::string_view bytes)
-{
-    std::string text = jwt::base64_encode(bytes.data(), bytes.size());
-    text.resize(jwt::base64_uri_encode(text.data(), text.size()));
-    return text;
-}
-
-/// Parses a JSON object, refusing duplicate member names at any depth
-/// (RFC 7515 §5.2 allows refusing them; picking one lets an attacker pick) and
-/// nesting deeper than limits::json_max_depth.
-result<json> parse_object(std::string_view text, std::string_view what)
-{
-    if (unsafe_json_text(text, limits::json_max_depth)) {
-        return fail(errc::unauthorized, std::string(what) + " nests too deeply");
-    }
-    std::vector<std::vector<std::string>> keys_per_object;
-    bool duplicate = false;
-    auto const on_event = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) {
-            keys_per_object.emplace_back();
-        } else if (event == json::parse_event_t::object_end && !keys_per_object.empty()) {
-            keys_per_object.pop_back();
-        } else if (event == json::parse_event_t::key && !keys_per_object.empty()) {
-            auto& keys = keys_per_object.back();
-            auto const& key = parsed.get_ref<std::string const&>();
-            for (auto const& seen : keys) {
-                if (seen == key) {
-                    duplicate = true;
-                }
-            }
-            keys.push_back(key);
-        }
-        return true;
-    };
-    json value = json::parse(text.begin(), text.end(), on_event, /*allow_exceptions=*/false);
-    if (value.is_discarded()) {
-        return fail(errc::unauthorized, std::string(what) + " is not valid JSON");
-    }
-    if (duplicate) {
-        return fail(errc::unauthorized, std::string(what) + " has duplicate member names");
-    }
-    if (!value.is_object()) {
-        return fail(errc::unauthorized, std::string(what) + " is not a JSON object");
-    }
-    return value;
 }
 
 /// A required NumericDate claim, as a whole number of seconds in
@@ -167,7 +77,7 @@ bool hs256_token_verifier::is_valid_user_id(std::string_view id) noexcept
         return false;
     }
     for (char ch : id) {
-        if (!is_base64url_char(ch)) { // the same alphabet: [A-Za-z0-9_-]
+        if (!is_user_id_char(ch)) {
             return false;
         }
     }
@@ -205,38 +115,25 @@ result<identity> hs256_token_verifier::verify_unguarded(std::string_view token)
     }
 
     // 1. Shape: header.payload.signature, each canonical base64url.
-    auto const first_dot = token.find('.');
-    if (first_dot == std::string_view::npos) {
-        return refuse("malformed token");
-    }
-    auto const second_dot = token.find('.', first_dot + 1);
-    if (second_dot == std::string_view::npos || token.find('.', second_dot + 1) != std::string_view::npos) {
-        return refuse("malformed token");
-    }
-    auto const header_b64 = token.substr(0, first_dot);
-    auto const payload_b64 = token.substr(first_dot + 1, second_dot - first_dot - 1);
-    auto const signature_b64 = token.substr(second_dot + 1);
-    if (!is_canonical_base64url(header_b64) || !is_canonical_base64url(payload_b64) ||
-        !is_canonical_base64url(signature_b64)) {
+    auto const jws = compact_jws::split(token);
+    if (!jws) {
         return refuse("malformed token");
     }
 
     // 2. Signature, with the algorithm chosen here, never by the header. cpp-jwt
     //    computes the HMAC; we compare in constant time (cpp-jwt's own
     //    HMACSign::verify compares with ==).
-    auto const signing_input = token.substr(0, second_dot);
-    auto const [mac, sign_error] = jwt::HMACSign<jwt::algo::HS256>::sign(secret_, signing_input);
+    auto const [mac, sign_error] = jwt::HMACSign<jwt::algo::HS256>::sign(secret_, jws->signing_input);
     if (sign_error || mac.empty()) {
         return refuse("cannot compute HS256");
     }
-    std::string const expected = base64url_encode(mac);
-    if (expected.size() != signature_b64.size() ||
-        CRYPTO_memcmp(expected.data(), signature_b64.data(), expected.size()) != 0) {
+    if (mac.size() != jws->signature.size() ||
+        CRYPTO_memcmp(mac.data(), jws->signature.data(), mac.size()) != 0) {
         return refuse("bad signature");
     }
 
     // 3. Header (authenticated from here on).
-    auto header = parse_object(base64url_decode(header_b64), "header");
+    auto header = parse_strict_json_object(jws->header, limits::json_max_depth, errc::unauthorized, "header");
     if (!header) {
         return fail(header.error().code, header.error().detail);
     }
@@ -254,7 +151,8 @@ result<identity> hs256_token_verifier::verify_unguarded(std::string_view token)
     }
 
     // 4. Claims.
-    auto payload = parse_object(base64url_decode(payload_b64), "payload");
+    auto payload =
+        parse_strict_json_object(jws->payload, limits::json_max_depth, errc::unauthorized, "payload");
     if (!payload) {
         return fail(payload.error().code, payload.error().detail);
     }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,33 +16,13 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
-#include "core/validation.hpp"
+#include "adapters/jwt/compact_jws.hpp"
+#include "adapters/jwt/strict_json.hpp"
 
 namespace stratus {
 namespace {
 
 using json = nlohmann::json;
-
-/// base64url value of `ch`, or -1 outside the alphabet.
-int base64url_value(char ch) noexcept
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-    if (ch == '-') {
-        return 62;
-    }
-    if (ch == '_') {
-        return 63;
-    }
-    return -1;
-}
 
 // RAII for the OpenSSL objects used while building a key.
 struct bn_free {
@@ -83,39 +64,6 @@ std::size_t bit_length(std::string_view big_endian) noexcept
         top = static_cast<unsigned char>(top >> 1);
     }
     return bits;
-}
-
-/// Parses the document, refusing duplicate member names at any depth.
-result<json> parse_document(std::string_view text)
-{
-    if (unsafe_json_text(text, jwks::max_document_depth)) {
-        return fail(errc::invalid_request, "JWKS nests too deeply or holds NUL");
-    }
-    std::vector<std::vector<std::string>> keys_per_object;
-    bool duplicate = false;
-    auto const on_event = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) {
-            keys_per_object.emplace_back();
-        } else if (event == json::parse_event_t::object_end && !keys_per_object.empty()) {
-            keys_per_object.pop_back();
-        } else if (event == json::parse_event_t::key && !keys_per_object.empty()) {
-            auto& seen = keys_per_object.back();
-            auto const& key = parsed.get_ref<std::string const&>();
-            for (auto const& other : seen) {
-                duplicate = duplicate || other == key;
-            }
-            seen.push_back(key);
-        }
-        return true;
-    };
-    json value = json::parse(text.begin(), text.end(), on_event, /*allow_exceptions=*/false);
-    if (value.is_discarded()) {
-        return fail(errc::invalid_request, "JWKS is not valid JSON");
-    }
-    if (duplicate) {
-        return fail(errc::invalid_request, "JWKS has duplicate member names");
-    }
-    return value;
 }
 
 /// The string member `name`, or nullopt when absent or not a string.
@@ -223,46 +171,15 @@ result<std::shared_ptr<evp_pkey_st>> build_rsa_key(json const& key)
 
 } // namespace
 
-std::optional<std::string> decode_canonical_base64url(std::string_view text)
-{
-    if (text.empty() || text.size() % 4 == 1) {
-        return std::nullopt;
-    }
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (char ch : text) {
-        int const value = base64url_value(ch);
-        if (value < 0) {
-            return std::nullopt;
-        }
-        buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> bits) & 0xFFU));
-        }
-    }
-    // 2 or 4 bits are left over for lengths 3 and 2 (mod 4); they must be zero.
-    if ((buffer & ((1U << bits) - 1U)) != 0) {
-        return std::nullopt;
-    }
-    return out;
-}
-
 result<jwks> jwks::parse(std::string_view document)
 {
     try {
         if (document.empty() || document.size() > max_document_bytes) {
             return fail(errc::invalid_request, "JWKS is empty or larger than 64 KiB");
         }
-        auto parsed = parse_document(document);
+        auto parsed = parse_strict_json_object(document, max_document_depth, errc::invalid_request, "JWKS");
         if (!parsed) {
             return fail(parsed.error().code, parsed.error().detail);
-        }
-        if (!parsed->is_object()) {
-            return fail(errc::invalid_request, "JWKS is not a JSON object");
         }
         auto const keys = parsed->find("keys");
         if (keys == parsed->end() || !keys->is_array()) {

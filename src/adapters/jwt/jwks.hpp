@@ -5,7 +5,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,12 +15,6 @@
 struct evp_pkey_st;
 
 namespace stratus {
-
-/// Decodes non-empty, unpadded base64url in its one canonical form: only
-/// [A-Za-z0-9_-], a length that encodes whole bytes, zero unused bits in the
-/// last character. Anything else -> nullopt. Shared by the JWKS parser and
-/// cognito_token_verifier.
-[[nodiscard]] std::optional<std::string> decode_canonical_base64url(std::string_view text);
 
 /// A JSON Web Key Set (RFC 7517) reduced to what RS256 verification needs: the
 /// RSA public keys by `kid`, each held as an OpenSSL 3 EVP_PKEY built from the

@@ -18,7 +18,6 @@
 namespace {
 
 using nlohmann::json;
-using stratus::decode_canonical_base64url;
 using stratus::errc;
 using stratus::jwks;
 
@@ -143,33 +142,6 @@ void expect_refused(std::string const& text, std::string_view reason_part = {})
     ASSERT_FALSE(set.has_value()) << "accepted with " << set->size() << " keys";
     EXPECT_EQ(set.error().code, errc::invalid_request);
     EXPECT_NE(set.error().detail.find(reason_part), std::string::npos) << set.error().detail;
-}
-
-// ---------------------------------------------------------------------------
-// decode_canonical_base64url
-// ---------------------------------------------------------------------------
-
-TEST(DecodeCanonicalBase64url, DecodesEveryLength)
-{
-    EXPECT_EQ(decode_canonical_base64url("QQ"), std::optional<std::string>("A"));
-    EXPECT_EQ(decode_canonical_base64url("QUI"), std::optional<std::string>("AB"));
-    EXPECT_EQ(decode_canonical_base64url("QUJD"), std::optional<std::string>("ABC"));
-    EXPECT_EQ(decode_canonical_base64url("-w"), std::optional<std::string>("\xfb"));
-    EXPECT_EQ(decode_canonical_base64url("__8"), std::optional<std::string>("\xff\xff"));
-    std::string all;
-    for (int byte = 0; byte < 256; ++byte) {
-        all.push_back(static_cast<char>(byte));
-    }
-    EXPECT_EQ(decode_canonical_base64url(b64url(all)), std::optional<std::string>(all));
-}
-
-TEST(DecodeCanonicalBase64url, RefusesEverythingNonCanonical)
-{
-    for (std::string_view text :
-         std::initializer_list<std::string_view>{"", "Q", "QQ=", "QQ==", "QR", "QUJ", "+w", "/w", "Q Q",
-                                                 "QQ\n", "QUJDQ", std::string_view("Q\0", 2), "\xc3\xa9QQ"}) {
-        EXPECT_FALSE(decode_canonical_base64url(text).has_value()) << text;
-    }
 }
 
 // ---------------------------------------------------------------------------
