@@ -6,10 +6,21 @@
 #include <string_view>
 #include <vector>
 
+#include "core/chat_service.hpp"
 #include "core/ports/pusher.hpp"
 #include "core/ports/token_verifier.hpp"
 
 namespace stratus::bench {
+
+/// The chat core's options for a benchmark: one sender sends far faster than
+/// a person, so the per-user rate limit (100/s, burst 1,000) is off, as
+/// bench/run turns it off with --user-rate-limit 0.
+inline chat_options unlimited_chat_options()
+{
+    chat_options options;
+    options.user_rate_per_second = 0;
+    return options;
+}
 
 /// A pusher that only counts: the cost of the port call itself, with no
 /// transport behind it. Single-threaded use only (benchmarks run one thread).

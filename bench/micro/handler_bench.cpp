@@ -29,7 +29,7 @@ struct room_fixture {
     bench::counting_pusher pusher;
     system_clock clock;
     bench::refusing_verifier verifier;
-    chat_service service{store, pusher, clock, verifier};
+    chat_service service{store, pusher, clock, verifier, bench::unlimited_chat_options()};
     handler entry{service};
     gateway::connection_context sender;
 

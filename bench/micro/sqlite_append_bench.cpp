@@ -114,7 +114,7 @@ void BM_HandlerSendMessageSqlite(benchmark::State& state)
     system_clock clock;
     bench::counting_pusher pusher;
     bench::refusing_verifier verifier;
-    chat_service service{*store, pusher, clock, verifier};
+    chat_service service{*store, pusher, clock, verifier, bench::unlimited_chat_options()};
     handler entry{service};
     auto const now = clock.now_ms();
     for (int i = 0; i < members; ++i) {

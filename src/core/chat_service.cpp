@@ -64,7 +64,7 @@ chat_service::chat_service(store& store, pusher& pusher, clock& clock, token_ver
                            chat_options options, logger* log)
     : store_(store), pusher_(pusher), clock_(clock), verifier_(verifier), options_(options),
       log_(log != nullptr ? *log : null_log_),
-      user_rate_(options_.user_rate_per_second, options_.user_rate_burst)
+      user_rate_(options_.user_rate_per_second, options_.user_rate_burst), known_(options_.known_connections)
 {
 }
 
@@ -101,6 +101,7 @@ proxy_response chat_service::on_connect(apigw_event const& event)
         log_.warn("$connect failed", stored.error().detail);
         return status_only(500);
     }
+    known_.remember(record);
     return status_only(200);
 }
 
@@ -145,7 +146,7 @@ proxy_response chat_service::on_message(apigw_event const& event)
     if (!request) {
         return error_response(request.error().code, request.error().detail, action_name);
     }
-    auto caller = store_.get_connection(event.connection_id, now_s());
+    auto caller = sender_of(event.connection_id);
     if (!caller) {
         return error_response(errc::internal, client_message(caller.error()), action_name);
     }
@@ -168,6 +169,19 @@ proxy_response chat_service::on_message(apigw_event const& event)
         return status_only(200);
     }
     return frame_response(200, std::move(*reply));
+}
+
+result<std::optional<connection_record>> chat_service::sender_of(std::string const& connection_id)
+{
+    auto const now = now_s();
+    if (auto known = known_.find(connection_id, now)) {
+        return known;
+    }
+    auto stored = store_.get_connection(connection_id, now);
+    if (stored && *stored && !gone_.contains(connection_id)) {
+        known_.remember(**stored);
+    }
+    return stored;
 }
 
 result<std::string> chat_service::dispatch(client_request const& request, connection_record const& caller)
@@ -402,6 +416,7 @@ void chat_service::remove_gone(std::vector<std::string> gone)
 std::vector<std::string> chat_service::remove_and_announce(std::string_view connection_id)
 {
     std::vector<std::string> gone;
+    known_.forget(connection_id);
     auto removed = store_.remove_connection(connection_id);
     if (!removed || !removed->connection) {
         return gone;

@@ -3,11 +3,13 @@
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/apigw_event.hpp"
+#include "core/known_connections.hpp"
 #include "core/model.hpp"
 #include "core/ports/clock.hpp"
 #include "core/ports/logger.hpp"
@@ -30,6 +32,9 @@ struct chat_options {
     /// bucket; 0 disables); `ping` is not counted. The excess gets rate_limited.
     double user_rate_per_second = 100;
     double user_rate_burst = 1000;
+    /// Connection records kept in process so a message need not read its
+    /// sender's record from the store (known_connections; 0 disables).
+    std::size_t known_connections = 16384;
 };
 
 /// The chat use cases, one per route. Synchronous and free of I/O of its own:
@@ -48,6 +53,9 @@ private:
     proxy_response on_connect(apigw_event const& event);
     proxy_response on_disconnect(apigw_event const& event);
     proxy_response on_message(apigw_event const& event);
+    /// The sender's connection record: from known_ when this process has it,
+    /// else from the store (then remembered). nullopt: not registered.
+    result<std::optional<connection_record>> sender_of(std::string const& connection_id);
     result<std::string> dispatch(client_request const& request, connection_record const& caller);
 
     result<std::string> join_room(client_request const& request, connection_record const& caller);
@@ -91,6 +99,7 @@ private:
 
     user_rate_limiter user_rate_;
     recently_gone gone_;
+    known_connections known_;
 };
 
 } // namespace stratus

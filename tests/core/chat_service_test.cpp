@@ -24,10 +24,12 @@ public:
     bool fail_append = false;
     bool fail_subscribers = false;
     bool fail_remove = false;
+    std::atomic<int> get_connection_calls{0};
 
     result<void> put_connection(connection_record const& r) override { return inner_.put_connection(r); }
     result<std::optional<connection_record>> get_connection(std::string_view id, std::int64_t now) override
     {
+        ++get_connection_calls;
         return inner_.get_connection(id, now);
     }
     result<removal_result> remove_connection(std::string_view id) override
@@ -616,6 +618,82 @@ TEST_F(ChatServiceUserRateLimit, TheBudgetIsSharedByTheUsersConnectionsAndRefill
     clock.advance_ms(500);
     EXPECT_EQ(say("A2", "r", "four", "m4")["seq"], 4);
     EXPECT_EQ(say("A1", "r", "five", "m5")["code"], "rate_limited");
+}
+
+// The sender's record is read from the store at most once per process.
+TEST_F(ChatService, MessagesDoNotReadTheSendersRecordRegisteredInThisProcess)
+{
+    alice_and_bob_in("r");
+    store.get_connection_calls = 0;
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(say("A1", "r", "hi", "m" + std::to_string(i))["type"], "ack");
+    }
+    EXPECT_EQ(action("B1", {{"action", "getHistory"}, {"room", "r"}})["messages"].size(), 5U);
+    EXPECT_EQ(store.get_connection_calls, 0);
+}
+
+TEST_F(ChatService, AnotherProcessReadsTheRecordOnceThenKnowsIt)
+{
+    alice_and_bob_in("r");
+    // Another Lambda instance: the same store, its own chat_service.
+    chat_service other{store, pusher, clock, verifier};
+    stratus::handler other_handler{other};
+    active = &other_handler;
+    store.get_connection_calls = 0;
+    EXPECT_EQ(say("A1", "r", "one", "m1")["type"], "ack");
+    EXPECT_EQ(store.get_connection_calls, 1);
+    auto const second = say("A1", "r", "two", "m2");
+    EXPECT_EQ(second["type"], "ack");
+    EXPECT_EQ(store.get_connection_calls, 1);
+    // The identity still comes from the record.
+    auto const delivered = frames_of_type("B1", "message");
+    ASSERT_EQ(delivered.size(), 2U);
+    EXPECT_EQ(delivered[1]["from"]["userId"], "alice");
+    EXPECT_EQ(delivered[1]["from"]["name"], "Alice");
+}
+
+TEST_F(ChatService, AKnownConnectionStopsBeingKnownAtDisconnectAndAtItsTtl)
+{
+    alice_and_bob_in("r");
+    disconnect("A1");
+    EXPECT_EQ(say("A1", "r", "late", "m1")["code"], "unauthorized");
+    // Bob's record expires (a connection outliving API Gateway's 2 h cap).
+    clock.advance_ms((chat_options{}.connection_ttl_s + 1) * 1000);
+    EXPECT_EQ(say("B1", "r", "stale", "m2")["code"], "unauthorized");
+}
+
+TEST_F(ChatService, AConnectionFoundGoneIsNoLongerKnown)
+{
+    alice_and_bob_in("r");
+    pusher.mark_gone("B1");
+    EXPECT_EQ(say("A1", "r", "is bob there", "m1")["type"], "ack"); // B1 found gone, removed
+    store.get_connection_calls = 0;
+    EXPECT_EQ(say("B1", "r", "I am back", "m2")["code"], "unauthorized");
+    EXPECT_EQ(store.get_connection_calls, 1);
+}
+
+class ChatServiceWithoutKnownConnections : public ChatService {
+protected:
+    static chat_options options()
+    {
+        chat_options o;
+        o.known_connections = 0;
+        return o;
+    }
+    chat_service uncached{store, pusher, clock, verifier, options()};
+    stratus::handler uncached_handler{uncached};
+
+    ChatServiceWithoutKnownConnections() { active = &uncached_handler; }
+};
+
+TEST_F(ChatServiceWithoutKnownConnections, EveryMessageReadsTheSendersRecord)
+{
+    alice_and_bob_in("r");
+    store.get_connection_calls = 0;
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(say("A1", "r", "hi", "m" + std::to_string(i))["type"], "ack");
+    }
+    EXPECT_EQ(store.get_connection_calls, 3);
 }
 
 } // namespace

@@ -830,15 +830,10 @@ result<append_result> sqlite_store::append_message(new_message const& message)
                     return append_result{read_message(*original), true};
                 }
             }
-            // The chat core joins before it sends, so the room normally exists;
-            // creating it here keeps append self-contained.
-            auto created = start(db, prepare(sql::create_room), message.room, from.user_id, message.ts_ms)
-                               .and_then([](statement_use use) { return use.run(); });
-            if (!created) {
-                return failed(created.error());
-            }
-            stored_message stored;
-            {
+            // The next seq of the room. The chat core joins before it sends, so
+            // the room normally exists and one statement does it; creating the
+            // room here when it does not keeps append self-contained.
+            auto advance = [&]() -> result<std::optional<std::int64_t>> {
                 auto head = start(db, prepare(sql::advance_room), message.room);
                 if (!head) {
                     return failed(head.error());
@@ -848,14 +843,32 @@ result<append_result> sqlite_store::append_message(new_message const& message)
                     return failed(row.error());
                 }
                 if (!*row) {
-                    return fail(errc::internal, "sqlite: room head vanished during append");
+                    return std::optional<std::int64_t>{};
                 }
-                stored.seq = head->integer(0);
+                auto const seq = head->integer(0);
                 // RETURNING must run to completion before the transaction commits.
                 if (auto done = head->run(); !done) {
                     return failed(done.error());
                 }
+                return std::optional<std::int64_t>{seq};
+            };
+            auto seq = advance();
+            if (seq && !*seq) {
+                auto created = start(db, prepare(sql::create_room), message.room, from.user_id, message.ts_ms)
+                                   .and_then([](statement_use use) { return use.run(); });
+                if (!created) {
+                    return failed(created.error());
+                }
+                seq = advance();
             }
+            if (!seq) {
+                return failed(seq.error());
+            }
+            if (!*seq) {
+                return fail(errc::internal, "sqlite: room head vanished during append");
+            }
+            stored_message stored;
+            stored.seq = **seq;
             stored.room = message.room;
             stored.id = message.id;
             stored.from = from;
