@@ -51,6 +51,7 @@ step "node integration (release gateway)" env STRATUS_BIN=build/release/stratus 
 step "crash durability (kill -9 at random moments, 3 trials)" env STRATUS_BIN=build/release/stratus \
   npm run -s test:reliability
 step "fuzz corpora and past crashes replay (libFuzzer, ASan+UBSan)" scripts/fuzz.sh --replay
+step "benchmark tools smoke (each micro-benchmark once, bench/run --quick; no timing asserted)" scripts/bench-smoke.sh
 step "infra (cfn-lint, IAM simulation, S3/CloudFront posture)" node --test tests/infra/
 step "lambda package x86_64" scripts/package-lambda --arch x86_64
 step "lambda package arm64" scripts/package-lambda --arch arm64
