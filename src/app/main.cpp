@@ -68,6 +68,7 @@ struct dev_settings {
     int lambda_memory_mb = 256;
     std::vector<std::string> lambda_env;
     double handshake_timeout_s = 10;
+    double shutdown_grace_s = 10;
     std::size_t max_connections_per_ip = 256;
     std::size_t max_connections = 16384;
     std::vector<std::string> allowed_origins;
@@ -311,6 +312,7 @@ int run_dev(dev_settings const& s)
     options.io_threads = s.io_threads;
     options.max_send_queue_bytes = s.max_send_queue_bytes;
     options.handshake_timeout = millis(s.handshake_timeout_s);
+    options.shutdown_grace = millis(s.shutdown_grace_s);
     options.max_connections_per_ip = s.max_connections_per_ip;
     options.max_connections = s.max_connections;
     options.allowed_origins = s.allowed_origins;
@@ -380,9 +382,16 @@ int run_dev(dev_settings const& s)
               << "  Handler:      " << handler_description << "\n"
               << "  Web UI:       " << options.web_root.string() << "\n"
               << std::flush;
-    gateway.run();
+    bool const drained = gateway.run();
     if (lambda) {
         lambda->stop();
+    }
+    if (!drained) {
+        // Handler calls are still running on the worker threads: end the
+        // process as a crash would (no destructors racing them). The store
+        // recovers from that (SQLite's WAL, DynamoDB's atomic requests).
+        std::cout << "Stratus stopped (shutdown grace expired)\n" << std::flush;
+        std::_Exit(1);
     }
     std::cout << "Stratus stopped\n" << std::flush;
     return 0;
@@ -452,6 +461,11 @@ int main(int argc, char** argv)
            "--handshake-timeout", settings.handshake_timeout_s,
            "Seconds for a whole HTTP request or WebSocket handshake to arrive (slow clients are cut off)")
         ->check(CLI::Range(0.1, 600.0))
+        ->capture_default_str();
+    dev->add_option("--shutdown-grace", settings.shutdown_grace_s,
+                    "Seconds to wait at shutdown for handler calls still running ($disconnect); then "
+                    "exit without them (status 1)")
+        ->check(CLI::Range(0.0, 3600.0))
         ->capture_default_str();
     dev->add_option("--max-connections-per-ip", settings.max_connections_per_ip,
                     "Open TCP connections per client IP (0: no cap); over it a connection is closed at once")

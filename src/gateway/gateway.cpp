@@ -1,5 +1,6 @@
 #include "gateway/gateway.hpp"
 
+#include <iostream>
 #include <thread>
 
 #include "gateway/beast.hpp"
@@ -88,7 +89,7 @@ result<tcp::endpoint> gateway::listen()
     return bound;
 }
 
-void gateway::run()
+bool gateway::run()
 {
     std::vector<std::thread> threads;
     for (int i = 1; i < options_.io_threads; ++i) {
@@ -98,8 +99,32 @@ void gateway::run()
     for (auto& t : threads) {
         t.join();
     }
-    // Let in-flight handler calls ($disconnect events) finish.
+    return drain_workers();
+}
+
+bool gateway::drain_workers()
+{
+    // Let in-flight handler calls ($disconnect events) finish, within the grace.
+    std::unique_lock lock(calls_mutex_);
+    if (!calls_done_.wait_for(lock, options_.shutdown_grace, [this] { return in_flight_ == 0; })) {
+        std::cerr << "stratus: " << in_flight_ << " handler call(s) still running "
+                  << std::chrono::duration<double>(options_.shutdown_grace).count()
+                  << " s after shutdown began (a store or function that does not answer?); exiting "
+                     "without them. Their connections' records are cleaned up at the next start.\n"
+                  << std::flush;
+        return false;
+    }
+    lock.unlock();
     workers_.join();
+    return true;
+}
+
+void gateway::call_finished()
+{
+    std::lock_guard lock(calls_mutex_);
+    if (--in_flight_ == 0) {
+        calls_done_.notify_all();
+    }
 }
 
 void gateway::shutdown()
@@ -173,12 +198,17 @@ std::vector<push_status> gateway::push(std::span<push_target const> targets, std
 
 void gateway::invoke(worker_strand& strand, std::string event, std::function<void(result<std::string>)> done)
 {
+    {
+        std::lock_guard lock(calls_mutex_);
+        ++in_flight_;
+    }
     net::post(strand, [this, event = std::move(event), done = std::move(done)]() mutable {
         if (integration_ == nullptr) {
             done(fail(errc::internal, "no integration configured"));
-            return;
+        } else {
+            done(integration_->invoke(event));
         }
-        done(integration_->invoke(event));
+        call_finished();
     });
 }
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,8 +43,12 @@ public:
     /// Binds and starts accepting; returns the bound endpoint (port 0 -> chosen port).
     [[nodiscard]] result<tcp::endpoint> listen();
 
-    /// Runs the I/O threads until shutdown() (or SIGINT/SIGTERM); blocks.
-    void run();
+    /// Runs the I/O threads until shutdown() (or SIGINT/SIGTERM), then waits
+    /// up to options().shutdown_grace for the handler calls still running.
+    /// Returns false when some were still running then: the caller must end
+    /// the process without destroying the gateway (std::_Exit), as a crash
+    /// would; their connections' records are cleaned up at the next start.
+    [[nodiscard]] bool run();
 
     /// Stops accepting, closes every connection (1001) and ends run(). Thread-safe.
     void shutdown();
@@ -74,6 +79,9 @@ public:
 
 private:
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
+    void call_finished();
+    /// Waits for in-flight handler calls up to the shutdown grace; true when none is left.
+    bool drain_workers();
 
     gateway_options options_;
     std::string domain_name_;
@@ -81,6 +89,11 @@ private:
     dev_token_issuer* tokens_;
     integration* integration_ = nullptr;
     std::atomic<bool> stopping_{false};
+
+    // This mutex synchronizes in_flight_ (handler calls posted, not finished).
+    std::mutex calls_mutex_;
+    std::condition_variable calls_done_;
+    std::size_t in_flight_ = 0;
 
     // This mutex synchronizes all access to sessions_.
     std::mutex mutex_;

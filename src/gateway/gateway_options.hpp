@@ -51,6 +51,10 @@ struct gateway_options {
     std::size_t max_post_bytes = 131072;
     /// Bytes queued for one slow client before that connection is dropped.
     std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
+    /// After SIGTERM/shutdown(), how long run() waits for handler calls still
+    /// running ($disconnect events of the closed sessions) before giving up
+    /// on them (a store that hangs would otherwise hold the process forever).
+    std::chrono::milliseconds shutdown_grace = std::chrono::seconds(10);
     int io_threads = 1;
     int worker_threads = 4;
 };
