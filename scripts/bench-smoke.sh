@@ -20,7 +20,13 @@ if grep -q 'ERROR OCCURRED' <<<"${micro}"; then
   echo "bench-smoke: a micro-benchmark reported an error" >&2
   exit 1
 fi
-echo "micro-benchmarks: $(grep -c '^BM_' <<<"${micro}") ran, none with an error"
+ran=$(grep -c '^BM_' <<<"${micro}" || true)
+if [ "${ran}" -lt 10 ]; then
+  echo "${micro}"
+  echo "bench-smoke: only ${ran} micro-benchmarks ran" >&2
+  exit 1
+fi
+echo "micro-benchmarks: ${ran} ran, none with an error"
 
 out=$(bench/run --quick --sizes 10 --variants floor,inproc --repeats 1 --cold-start-runs 0 --no-docs 2>&1) || {
   echo "${out}"

@@ -215,11 +215,15 @@ stratus::result<std::vector<std::pair<std::string, std::string>>> lambda_environ
 /// on their own arena, every message's SQLite statement freed enough to trim,
 /// and each trim flushed the TLBs of every CPU (an IPI): 3.3 % of the
 /// gateway's CPU in a room-10 profile (docs/benchmarks.md). Keep up to 32 MiB
-/// of free heap instead; live memory is unchanged, and RSS is still measured
-/// by bench/run.
+/// of free heap per arena (one per thread that allocates, at most 8 per CPU)
+/// instead. Setting the trim threshold also fixes the mmap threshold, which
+/// would otherwise keep adapting; set it to 4 MiB so that 128 KiB @connections
+/// bodies and history pages come from the heap, not a fresh mmap/munmap (the
+/// same IPIs) each time. Live memory is unchanged; bench/run measures the RSS.
 void keep_freed_heap()
 {
 #if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 #endif
 }
@@ -371,6 +375,14 @@ int run_dev(dev_settings const& s)
     auto endpoint = gateway.listen();
     if (!endpoint) {
         return fail_with(endpoint.error().detail);
+    }
+    if (!s.dynamodb_endpoint.empty() && s.domain_name.empty() && endpoint->address().is_unspecified()) {
+        // Connection records name this gateway by domainName; on a shared store
+        // the other gateways must be able to reach it there.
+        std::cerr << "stratus: warning: listening on every address with a shared store, but other gateways "
+                     "will reach this one at "
+                  << gateway.domain_name()
+                  << " (loopback): on several machines, pass --domain-name with an address they can reach\n";
     }
     auto const base = "http://" + s.host + ":" + std::to_string(endpoint->port());
     auto const ws = "ws://" + s.host + ":" + std::to_string(endpoint->port()) + "/" + s.stage;

@@ -64,7 +64,8 @@ chat_service::chat_service(store& store, pusher& pusher, clock& clock, token_ver
                            chat_options options, logger* log)
     : store_(store), pusher_(pusher), clock_(clock), verifier_(verifier), options_(options),
       log_(log != nullptr ? *log : null_log_),
-      user_rate_(options_.user_rate_per_second, options_.user_rate_burst), known_(options_.known_connections)
+      user_rate_(options_.user_rate_per_second, options_.user_rate_burst),
+      known_(options_.known_connections_capacity, options_.known_connections_max_age_s)
 {
 }
 
@@ -101,7 +102,7 @@ proxy_response chat_service::on_connect(apigw_event const& event)
         log_.warn("$connect failed", stored.error().detail);
         return status_only(500);
     }
-    known_.remember(record);
+    known_.remember(record, now_s());
     return status_only(200);
 }
 
@@ -179,7 +180,7 @@ result<std::optional<connection_record>> chat_service::sender_of(std::string con
     }
     auto stored = store_.get_connection(connection_id, now);
     if (stored && *stored && !gone_.contains(connection_id)) {
-        known_.remember(**stored);
+        known_.remember(**stored, now);
     }
     return stored;
 }

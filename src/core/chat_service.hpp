@@ -33,8 +33,10 @@ struct chat_options {
     double user_rate_per_second = 100;
     double user_rate_burst = 1000;
     /// Connection records kept in process so a message need not read its
-    /// sender's record from the store (known_connections; 0 disables).
-    std::size_t known_connections = 16384;
+    /// sender's record from the store (known_connections; 0 disables), and
+    /// how long one is trusted before it is read again.
+    std::size_t known_connections_capacity = 16384;
+    std::int64_t known_connections_max_age_s = 60;
 };
 
 /// The chat use cases, one per route. Synchronous and free of I/O of its own:

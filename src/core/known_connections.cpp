@@ -7,19 +7,20 @@ std::optional<connection_record> known_connections::find(std::string_view connec
 {
     std::lock_guard lock(mutex_);
     auto const it = records_.find(std::string(connection_id));
-    if (it == records_.end() || it->second.expires_at_s <= now_s) {
+    if (it == records_.end() || it->second.record.expires_at_s <= now_s ||
+        now_s - it->second.remembered_at_s >= max_age_s_) {
         return std::nullopt;
     }
-    return it->second;
+    return it->second.record;
 }
 
-void known_connections::remember(connection_record const& record)
+void known_connections::remember(connection_record const& record, std::int64_t now_s)
 {
     if (capacity_ == 0) {
         return;
     }
     std::lock_guard lock(mutex_);
-    auto const [it, inserted] = records_.insert_or_assign(record.connection_id, record);
+    auto const [it, inserted] = records_.insert_or_assign(record.connection_id, entry{record, now_s});
     if (!inserted) {
         return;
     }

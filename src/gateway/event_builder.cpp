@@ -200,6 +200,73 @@ std::string event_builder::make_id()
     return id;
 }
 
+bool event_builder::is_domain_name(std::string_view text)
+{
+    if (text.empty() || text.size() > 262) {
+        return false;
+    }
+    std::string_view host = text;
+    std::string_view port;
+    if (text.front() == '[') {
+        auto const close = text.find(']');
+        if (close == std::string_view::npos || close < 3) {
+            return false;
+        }
+        for (char const ch : text.substr(1, close - 1)) {
+            bool const ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                            (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
+            if (!ok) {
+                return false;
+            }
+        }
+        host = text.substr(0, close + 1);
+        auto const rest = text.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return false;
+            }
+            port = rest.substr(1);
+            if (port.empty()) {
+                return false;
+            }
+        }
+    } else {
+        if (auto const colon = text.find(':'); colon != std::string_view::npos) {
+            host = text.substr(0, colon);
+            port = text.substr(colon + 1);
+            if (port.empty()) {
+                return false;
+            }
+        }
+        if (host.empty() || host.front() == '.' || host.front() == '-') {
+            return false;
+        }
+        for (char const ch : host) {
+            bool const ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                            (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
+            if (!ok) {
+                return false;
+            }
+        }
+    }
+    if (!port.empty()) {
+        if (port.size() > 5) {
+            return false;
+        }
+        unsigned value = 0;
+        for (char const ch : port) {
+            if (ch < '0' || ch > '9') {
+                return false;
+            }
+            value = value * 10 + static_cast<unsigned>(ch - '0');
+        }
+        if (value == 0 || value > 65535) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool event_builder::is_well_formed_id(std::string_view id)
 {
     if (id.size() != 16 || id.back() != '=') {

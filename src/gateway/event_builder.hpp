@@ -62,6 +62,12 @@ public:
     /// True when `id` has the shape make_id produces (used to answer 400 to
     /// malformed @connections ids).
     static bool is_well_formed_id(std::string_view id);
+
+    /// True for host[:port] fit for requestContext.domainName (--domain-name):
+    /// a DNS name or IPv4 address of [A-Za-z0-9._-] (not starting with '.' or
+    /// '-') or a bracketed IPv6 address, then optionally ':' and a port
+    /// 1-65535; nothing that could carry a path, user info or a second host.
+    static bool is_domain_name(std::string_view text);
 };
 
 } // namespace stratus::gateway

@@ -11,23 +11,6 @@
 namespace stratus::gateway {
 namespace {
 
-/// host[:port]: a DNS name, an IPv4 address or a bracketed IPv6 address, and
-/// nothing that could carry a path, user info or a second host.
-bool is_domain_name(std::string_view text)
-{
-    if (text.empty() || text.size() > 262) {
-        return false;
-    }
-    for (char const ch : text) {
-        bool const ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                        ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']';
-        if (!ok) {
-            return false;
-        }
-    }
-    return text.front() != ':' && text.front() != '.' && text.front() != '-';
-}
-
 /// The address clients of this machine reach the listener at: the bound one,
 /// or loopback when it is bound to every address.
 std::string own_domain_name(tcp::endpoint const& bound)
@@ -69,7 +52,7 @@ result<tcp::endpoint> gateway::listen()
     if (ec) {
         return fail(errc::invalid_request, "invalid --host '" + options_.host + "': " + ec.message());
     }
-    if (!options_.domain_name.empty() && !is_domain_name(options_.domain_name)) {
+    if (!options_.domain_name.empty() && !event_builder::is_domain_name(options_.domain_name)) {
         return fail(errc::invalid_request,
                     "invalid domain name '" + options_.domain_name + "': expected host[:port]");
     }
@@ -109,8 +92,9 @@ bool gateway::drain_workers()
     if (!calls_done_.wait_for(lock, options_.shutdown_grace, [this] { return in_flight_ == 0; })) {
         std::cerr << "stratus: " << in_flight_ << " handler call(s) still running "
                   << std::chrono::duration<double>(options_.shutdown_grace).count()
-                  << " s after shutdown began (a store or function that does not answer?); exiting "
-                     "without them. Their connections' records are cleaned up at the next start.\n"
+                  << " s after the sessions closed (a store or function that does not answer?); exiting "
+                     "without them. Their connections' records stay until the next start (SQLite) or "
+                     "their TTL (DynamoDB).\n"
                   << std::flush;
         return false;
     }

@@ -47,7 +47,8 @@ public:
     /// up to options().shutdown_grace for the handler calls still running.
     /// Returns false when some were still running then: the caller must end
     /// the process without destroying the gateway (std::_Exit), as a crash
-    /// would; their connections' records are cleaned up at the next start.
+    /// would; their connections' records stay until the next start purges
+    /// them (SQLite) or their TTL (DynamoDB).
     [[nodiscard]] bool run();
 
     /// Stops accepting, closes every connection (1001) and ends run(). Thread-safe.

@@ -332,9 +332,31 @@ void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t)
     if (!keep_alive) {
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        return;
+        return linger();
     }
     do_read();
+}
+
+// A lingering close: after a last response (often a refusal), the peer may
+// still be sending the request. Closing with unread bytes makes the kernel
+// answer them with a reset, which can destroy the response before the client
+// has read it. So read and discard until the peer closes, for at most 1 s and
+// 64 KiB, then close.
+void http_session::linger()
+{
+    stream_.expires_after(std::chrono::seconds(1));
+    stream_.async_read_some(net::buffer(discard_),
+                            beast::bind_front_handler(&http_session::on_linger, shared_from_this()));
+}
+
+void http_session::on_linger(beast::error_code ec, std::size_t bytes)
+{
+    lingered_bytes_ += bytes;
+    if (ec || lingered_bytes_ >= 64 * 1024) {
+        return; // the session ends: the socket closes
+    }
+    stream_.async_read_some(net::buffer(discard_),
+                            beast::bind_front_handler(&http_session::on_linger, shared_from_this()));
 }
 
 } // namespace stratus::gateway

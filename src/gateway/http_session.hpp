@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 
@@ -29,6 +30,8 @@ private:
     void on_header(beast::error_code ec, std::size_t bytes);
     void on_read(beast::error_code ec, std::size_t bytes);
     void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
+    void linger();
+    void on_linger(beast::error_code ec, std::size_t bytes);
     void send(response res);
 
     response handle(request const& req);
@@ -43,6 +46,8 @@ private:
     gateway& gateway_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::unique_ptr<connection_limiter::ticket> slot_;
+    std::array<char, 4096> discard_{};
+    std::size_t lingered_bytes_ = 0;
 };
 
 } // namespace stratus::gateway

@@ -672,12 +672,28 @@ TEST_F(ChatService, AConnectionFoundGoneIsNoLongerKnown)
     EXPECT_EQ(store.get_connection_calls, 1);
 }
 
+// A record another process deleted (e.g. a gateway on the same store that got a
+// 410 for it) is trusted here for at most known_connections_max_age_s.
+TEST_F(ChatService, ARecordDeletedElsewhereIsNoticedWithinTheMaxAge)
+{
+    alice_and_bob_in("r");
+    chat_service other{store, pusher, clock, verifier};
+    stratus::handler other_handler{other};
+    active = &other_handler;
+    EXPECT_EQ(say("A1", "r", "one", "m1")["type"], "ack"); // `other` now knows A1
+    ASSERT_TRUE(memory.remove_connection("A1").has_value());
+    clock.advance_ms((chat_options{}.known_connections_max_age_s - 1) * 1000);
+    EXPECT_EQ(say("A1", "r", "two", "m2")["type"], "ack") << "still trusted within the max age";
+    clock.advance_ms(1000);
+    EXPECT_EQ(say("A1", "r", "three", "m3")["code"], "unauthorized");
+}
+
 class ChatServiceWithoutKnownConnections : public ChatService {
 protected:
     static chat_options options()
     {
         chat_options o;
-        o.known_connections = 0;
+        o.known_connections_capacity = 0;
         return o;
     }
     chat_service uncached{store, pusher, clock, verifier, options()};

@@ -21,9 +21,9 @@ connection_record record(std::string const& id, std::int64_t expires_at_s = 1000
 
 TEST(KnownConnections, FindsWhatItRemembersUntilItExpires)
 {
-    known_connections known(8);
+    known_connections known(8, 1000);
     EXPECT_FALSE(known.find("a", 0));
-    known.remember(record("a", 100));
+    known.remember(record("a", 100), 0);
     auto const found = known.find("a", 99);
     ASSERT_TRUE(found);
     EXPECT_EQ(found->user.user_id, "u_a");
@@ -34,11 +34,21 @@ TEST(KnownConnections, FindsWhatItRemembersUntilItExpires)
     EXPECT_FALSE(known.find("b", 0));
 }
 
+TEST(KnownConnections, TrustsAnEntryForMaxAgeThenNoLonger)
+{
+    known_connections known(8, 60);
+    known.remember(record("a", 10000), 100);
+    EXPECT_TRUE(known.find("a", 159));
+    EXPECT_FALSE(known.find("a", 160)) << "read it again from the store after max_age";
+    known.remember(record("a", 10000), 160);
+    EXPECT_TRUE(known.find("a", 219));
+}
+
 TEST(KnownConnections, ForgetsOnRequest)
 {
-    known_connections known(8);
-    known.remember(record("a"));
-    known.remember(record("b"));
+    known_connections known(8, 60);
+    known.remember(record("a"), 0);
+    known.remember(record("b"), 0);
     known.forget("a");
     known.forget("never-seen");
     EXPECT_FALSE(known.find("a", 0));
@@ -48,9 +58,9 @@ TEST(KnownConnections, ForgetsOnRequest)
 
 TEST(KnownConnections, KeepsAtMostCapacityDroppingTheOldest)
 {
-    known_connections known(3);
+    known_connections known(3, 60);
     for (char c = 'a'; c <= 'e'; ++c) {
-        known.remember(record(std::string(1, c)));
+        known.remember(record(std::string(1, c)), 0);
     }
     EXPECT_EQ(known.size(), 3U);
     EXPECT_FALSE(known.find("a", 0));
@@ -61,23 +71,23 @@ TEST(KnownConnections, KeepsAtMostCapacityDroppingTheOldest)
 
 TEST(KnownConnections, ForgottenEntriesDoNotGrowTheEvictionOrderWithoutBound)
 {
-    known_connections known(2);
+    known_connections known(2, 60);
     for (int i = 0; i < 1000; ++i) {
         auto const id = "c" + std::to_string(i);
-        known.remember(record(id));
+        known.remember(record(id), 0);
         known.forget(id);
     }
     EXPECT_EQ(known.size(), 0U);
-    known.remember(record("x"));
-    known.remember(record("y"));
+    known.remember(record("x"), 0);
+    known.remember(record("y"), 0);
     EXPECT_TRUE(known.find("x", 0));
     EXPECT_TRUE(known.find("y", 0));
 }
 
 TEST(KnownConnections, CapacityZeroRemembersNothing)
 {
-    known_connections known(0);
-    known.remember(record("a"));
+    known_connections known(0, 60);
+    known.remember(record("a"), 0);
     EXPECT_FALSE(known.find("a", 0));
     EXPECT_EQ(known.size(), 0U);
 }

@@ -132,5 +132,19 @@ TEST(EventBuilder, FormatsTimes)
     EXPECT_EQ(event_builder::iso8601(1705751708005), "2024-01-20T11:55:08.005Z");
 }
 
+TEST(EventBuilder, DomainNamesAreHostAndOptionalPortOnly)
+{
+    for (std::string_view ok : {"localhost", "127.0.0.1:8080", "chat.example.com", "gw-a.internal:443",
+                                "gw_b:1", "[::1]", "[::1]:8080", "[fe80::1]:65535", "a:1"}) {
+        EXPECT_TRUE(event_builder::is_domain_name(ok)) << ok;
+    }
+    for (std::string_view bad :
+         {"",          ":8080",      "host:", "host:0", "host:65536", "host:123456", "host:80a",
+          "a]b",       "[::1",       "[]:80", "[::1]x", "[::1]:",     "[g::1]",      "evil.com/x",
+          "user@host", "host:80:81", "-host", ".host",  "a b",        "host#x",      "host?x"}) {
+        EXPECT_FALSE(event_builder::is_domain_name(bad)) << bad;
+    }
+}
+
 } // namespace
 } // namespace stratus::gateway

@@ -511,13 +511,17 @@ function rawExchange(s, request, pieceSize) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: s.host, port: s.port });
     let got = '';
+    let ended = false;
     socket.setEncoding('latin1');
     socket.on('data', (chunk) => { got += chunk; });
-    socket.on('error', reject);
+    socket.on('end', () => { ended = true; });
+    // The server answers before the rest of the request is sent and then closes, so a late
+    // write may meet a closed socket: what counts is the response that arrived before.
+    socket.on('error', (err) => (got ? resolve(got) : reject(err)));
     socket.on('close', () => resolve(got));
     socket.setTimeout(5000, () => { socket.destroy(); resolve(got); });
     socket.on('connect', async () => {
-      for (let i = 0; i < request.length && !socket.destroyed; i += pieceSize) {
+      for (let i = 0; i < request.length && !socket.destroyed && !ended; i += pieceSize) {
         socket.write(request.slice(i, i + pieceSize));
         if (pieceSize < request.length) await sleep(1);
       }

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { startMotoStack } from '../dynamodb/moto-stack.mjs';
 import { startStack, usingExternalStack, targetMode, skipInTarget, devToken, connect, join, uniq } from './lib/stack.mjs';
 
@@ -52,6 +53,21 @@ async function silenceableProxy(url) {
   return proxy;
 }
 
+/** Every item of the prefix's Connections table (connection records and subscriptions). */
+async function connectionItems(prefix) {
+  const ddb = new DynamoDBClient({
+    endpoint: moto.motoUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  try {
+    const out = await ddb.send(new ScanCommand({ TableName: `${prefix}Connections`, ConsistentRead: true }));
+    return out.Items ?? [];
+  } finally {
+    ddb.destroy();
+  }
+}
+
 /** SIGTERM, then the exit status and how long it took (SIGKILL after `limitMs`). */
 async function terminate(stack, limitMs) {
   const start = Date.now();
@@ -86,15 +102,19 @@ function skipWithoutMoto(t) {
   return false;
 }
 
-test('SIGTERM with a store that answers: every $disconnect runs and the gateway exits 0', { timeout: 90_000 }, async (t) => {
+test('SIGTERM with a store that answers: every $disconnect runs (no connection item left) and the gateway exits 0', { timeout: 90_000 }, async (t) => {
   if (skipWithoutMoto(t)) return;
   const proxy = await silenceableProxy(moto.url);
-  const stack = await startStack(['--dynamodb-endpoint', proxy.url, '--table-prefix', `${uniq('sd')}-`, '--shutdown-grace', '20']);
+  const prefix = `${uniq('sd')}-`;
+  const stack = await startStack(['--dynamodb-endpoint', proxy.url, '--table-prefix', prefix, '--shutdown-grace', '20']);
   stacks.push(stack);
   await roomOf(stack, 6);
+  // A record and two subscription items per member before.
+  assert.equal((await connectionItems(prefix)).length, 18);
   const exit = await terminate(stack, 60_000);
   assert.deepEqual([exit.code, exit.signal], [0, null], stack.stderr.slice(-2000));
   assert.doesNotMatch(stack.stderr, /still running/);
+  assert.deepEqual(await connectionItems(prefix), [], 'every $disconnect ran: no connection item is left');
 });
 
 test('SIGTERM with a store that stopped answering: the gateway gives up after --shutdown-grace and exits 1, saying why', { timeout: 90_000 }, async (t) => {
@@ -109,7 +129,7 @@ test('SIGTERM with a store that stopped answering: the gateway gives up after --
   const exit = await terminate(stack, 60_000);
   assert.equal(exit.signal, null, `killed after ${exit.ms} ms: the shutdown did not end on its own`);
   assert.equal(exit.code, 1);
-  assert.match(stack.stderr, /handler call\(s\) still running 1 s after shutdown began .*exiting without them/);
+  assert.match(stack.stderr, /handler call\(s\) still running 1 s after the sessions closed .*exiting without them/);
   // Sessions get up to 2 s to close, then the 1 s grace: generous slack for a loaded machine.
   assert.ok(exit.ms < 30_000, `exit after ${exit.ms} ms`);
 });
