@@ -304,17 +304,23 @@ export class CognitoSession {
     const url = logoutUrl(this._auth);
     if (!redirect) return url;
     if (refreshToken) {
-      // keepalive: the request outlives the navigation below.
-      Promise.resolve()
-        .then(() => this._fetch(new URL('/oauth2/revoke', this._auth.domain).href, {
+      // Started before the navigation below, not in a later microtask, so the
+      // request exists while the page is still alive; keepalive lets it
+      // outlive the page.
+      let revoke;
+      try {
+        revoke = this._fetch(new URL('/oauth2/revoke', this._auth.domain).href, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: new URLSearchParams({ token: refreshToken, client_id: this._auth.clientId }).toString(),
           credentials: 'omit',
           cache: 'no-store',
           keepalive: true,
-        }))
-        .catch(() => {});
+        });
+      } catch {
+        revoke = null; // a fetch that throws at once: the revocation is best effort
+      }
+      Promise.resolve(revoke).catch(() => {});
     }
     this._navigate(url);
     return url;

@@ -84,7 +84,7 @@ test('the typing indicator appears while alice types and disappears (expiry, or 
   const { page: a } = alice;
   const { page: b } = bob;
   const typingIs = (page, text, timeout = 5_000) => page.waitForFunction(
-    (t) => document.getElementById('typing').textContent === t, text, { timeout, polling: 50 });
+    (t) => (document.getElementById('typing')?.textContent ?? '') === t, text, { timeout, polling: 50 });
   await a.locator('#composer-input').click();
   await a.keyboard.type('thinking');
   await typingIs(b, 'alice is typing…');
@@ -102,7 +102,7 @@ test('the typing indicator appears while alice types and disappears (expiry, or 
   await a.keyboard.press('Enter');
   await b.waitForFunction(() => {
     const texts = [...document.querySelectorAll('#messages li.msg[data-seq] .bubble')].map((x) => x.textContent);
-    return texts.includes('one more') && document.getElementById('typing').textContent === '';
+    return texts.includes('one more') && (document.getElementById('typing')?.textContent ?? '') === '';
   }, null, { timeout: 1_000, polling: 20 });
 });
 
@@ -181,7 +181,7 @@ test('a message over the 4,000-character limit is explained in the composer and 
   const before = (await shownMessages(a)).length;
   await a.locator('#composer-input').fill('y'.repeat(4001));
   await a.locator('#composer-input').press('Enter');
-  await a.waitForFunction(() => /too long/.test(document.getElementById('composer-error').textContent));
+  await a.waitForFunction(() => /too long/.test((document.getElementById('composer-error')?.textContent ?? '')));
   assert.equal((await a.inputValue('#composer-input')).length, 4001, 'the text is kept for editing');
   assert.equal((await shownMessages(a)).length, before);
   await a.locator('#composer-input').fill('');
@@ -202,7 +202,7 @@ test('rooms: alice creates one, bob finds it under Browse rooms and joins, alice
   await join.click();
   await waitRoom(b, 'side-room');
   await waitForTexts(b, ['welcome to the side room']);
-  await a.waitForFunction(() => document.getElementById('people-title').textContent === 'Online — 2');
+  await a.waitForFunction(() => (document.getElementById('people-title')?.textContent ?? '') === 'Online — 2');
 
   // Alt+Down/Up moves between rooms from the keyboard.
   await b.keyboard.press('Alt+ArrowUp');
@@ -214,7 +214,7 @@ test('rooms: alice creates one, bob finds it under Browse rooms and joins, alice
   await waitRoom(a, 'general');
   await a.locator('#other-rooms button[data-room="side-room"]').waitFor();
   assert.equal(await a.locator('#room-list button[data-room="side-room"]').count(), 0);
-  await b.waitForFunction(() => document.getElementById('people-title').textContent === 'Online — 1');
+  await b.waitForFunction(() => (document.getElementById('people-title')?.textContent ?? '') === 'Online — 1');
   await checkClean(assert, a, alice.rec, 'alice');
   await checkClean(assert, b, bob.rec, 'bob');
 });

@@ -201,14 +201,14 @@ test('cloud sign-in errors show a message and a way back: cancelled, state misma
   try {
     fake.mode = 'deny';
     await page.click('#signin-cloud-submit');
-    await page.waitForFunction(() => /did not complete/.test(document.getElementById('signin-cloud-error').textContent));
+    await page.waitForFunction(() => /did not complete/.test((document.getElementById('signin-cloud-error')?.textContent ?? '')));
     assert.equal(await error.textContent(), 'Sign-in did not complete: The user cancelled the sign-in.');
     assert.equal(await page.locator('#signin-cloud-submit').textContent(), 'Sign in again');
     assert.equal(page.url(), `${stack.base}/`);
 
     fake.mode = 'badstate';
     await page.click('#signin-cloud-submit');
-    await page.waitForFunction(() => /state mismatch/.test(document.getElementById('signin-cloud-error').textContent));
+    await page.waitForFunction(() => /state mismatch/.test((document.getElementById('signin-cloud-error')?.textContent ?? '')));
     assert.equal(fake.tokenCalls.length, 0, 'no code is exchanged on a state mismatch');
     assert.equal(page.url(), `${stack.base}/`);
 
@@ -225,7 +225,7 @@ test('cloud sign-in errors show a message and a way back: cancelled, state misma
       localStorage.setItem('stratus.cognito', JSON.stringify(rec));
     });
     await page.reload({ waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => /expired/.test(document.getElementById('signin-cloud-error').textContent));
+    await page.waitForFunction(() => /expired/.test((document.getElementById('signin-cloud-error')?.textContent ?? '')));
     assert.equal(await error.textContent(), 'Your session has expired. Please sign in again.');
     assert.equal(await page.evaluate(() => localStorage.getItem('stratus.cognito')), null);
     assert.equal(await page.locator('#app').isVisible(), false);

@@ -63,9 +63,9 @@ test('showcase: a lively #general with presence, unread rooms, a link and a typi
   await peers.bob.send({ action: 'typing', room: 'general' });
 
   await waitForTexts(page, ['Thanks both, shipping it after lunch.', 'Keep an eye on the 410 Gone rate when you kill connections: it should drop to zero after the first sweep.']);
-  await page.waitForFunction(() => document.getElementById('typing').textContent === 'bob is typing…');
+  await page.waitForFunction(() => (document.getElementById('typing')?.textContent ?? '') === 'bob is typing…');
   await page.waitForFunction(() => document.querySelector('#room-list button[data-room="random"] .badge')?.textContent === '3');
-  await page.waitForFunction(() => document.getElementById('people-title').textContent === 'Online — 4');
+  await page.waitForFunction(() => (document.getElementById('people-title')?.textContent ?? '') === 'Online — 4');
   const shown = await shownMessages(page);
   checkOrder(assert, shown, 'general');
   assert.equal(shown.length, 8);

@@ -301,6 +301,8 @@ test('signOut: clears storage, revokes the refresh token (keepalive) and goes to
   const { session, storage, navigations, pending, calls } = await signedIn({ now: () => T0, answers: [{ status: 200, body: {} }] });
   pending.setItem('stratus.cognito.pending', '{}');
   session.signOut();
+  // The revocation is requested before the navigation starts, not in a later tick.
+  assert.equal(calls.length, 1);
   await new Promise((r) => setImmediate(r));
   const expected = `${DOMAIN}/logout?client_id=${AUTH.clientId}&logout_uri=https%3A%2F%2Fchat.example.com%2F`;
   assert.equal(logoutUrl(AUTH), expected);
