@@ -12,24 +12,13 @@
 # with a message and docs/cost.md is left as it is. JOBS (default 2) for the build.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-jobs=${JOBS:-2}
 write=1
 if [ "${1:-}" = "--no-write" ]; then
   write=0
   shift
 fi
 cd "${repo}"
-if [ ! -f build/release/build.ninja ] || ! grep -q stratus_cost_model build/release/build.ninja; then
-  nice -n 10 cmake --preset release >/dev/null
-fi
-log=$(mktemp /tmp/stratus-build.XXXXXX.log)
-if ! nice -n 10 cmake --build --preset release --target stratus_cost_model -j"${jobs}" >"${log}" 2>&1; then
-  cat "${log}" >&2
-  rm -f "${log}"
-  echo "$(basename "$0"): the build of stratus_cost_model failed" >&2
-  exit 1
-fi
-rm -f "${log}"
+bench/build-release-target.sh stratus_cost_model
 
 out=$(mktemp /tmp/stratus-cost.XXXXXX.md)
 trap 'rm -f "${out}"' EXIT

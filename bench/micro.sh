@@ -13,21 +13,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 min_time=${MIN_TIME:-0.2}
 repetitions=${REPETITIONS:-3}
-jobs=${JOBS:-2}
 bin="${repo}/build/release/bench/stratus_micro_bench"
 
 cd "${repo}"
-if [ ! -f build/release/build.ninja ] || ! grep -q stratus_micro_bench build/release/build.ninja; then
-  nice -n 10 cmake --preset release >/dev/null
-fi
-log=$(mktemp /tmp/stratus-build.XXXXXX.log)
-if ! nice -n 10 cmake --build --preset release --target stratus_micro_bench -j"${jobs}" >"${log}" 2>&1; then
-  cat "${log}" >&2
-  rm -f "${log}"
-  echo "$(basename "$0"): the build of stratus_micro_bench failed" >&2
-  exit 1
-fi
-rm -f "${log}"
+bench/build-release-target.sh stratus_micro_bench
 
 out=$(mktemp /tmp/stratus-micro.XXXXXX.json)
 trap 'rm -f "${out}"' EXIT

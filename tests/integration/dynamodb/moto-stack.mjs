@@ -24,8 +24,8 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../node/lib/stack.mjs';
 
 const START_TIMEOUT_MS = 30_000;
 // Headers that describe one hop's connection, not the message (RFC 9110 §7.6.1).
@@ -45,19 +45,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export function motoAvailable() {
   const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
   return !probe.error && probe.status === 0;
-}
-
-/** A port nobody listens on right now (loopback). */
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** One plain request to the upstream; resolves with {status, headers, body}. */

@@ -27,11 +27,11 @@
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, copyFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { freePort, tailBuffer } from '../../integration/node/lib/stack.mjs';
 
 export const REPO_ROOT = path.resolve(fileURLToPath(import.meta.url), '../../../..');
 
@@ -72,19 +72,6 @@ export function prng(seed) {
 
 // ---------------------------------------------------------------- helpers
 
-/** A port that was free a moment ago (the gateway binds it with SO_REUSEADDR on every restart). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Runs `query` on `dbPath` with the sqlite3 CLI in JSON mode; resolves with the rows. */
 export function sqliteJson(dbPath, query) {
   return new Promise((resolve, reject) => {
@@ -102,20 +89,6 @@ export function sqliteJson(dbPath, query) {
         }
       });
   });
-}
-
-/** Keeps the tail of a growing text (the gateway's stderr), bounded. */
-function tailBuffer(limit = 64 * 1024) {
-  let text = '';
-  return {
-    push(chunk) {
-      text += chunk;
-      if (text.length > limit) text = text.slice(text.length - limit);
-    },
-    get text() {
-      return text;
-    },
-  };
 }
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'écho', 'foxtrot', 'γάμμα', '漢字', 'emoji 🎈', 'quote "q"',

@@ -26,6 +26,7 @@ import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +46,21 @@ export function uniq(prefix = 'x') {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
+/** A port nobody listens on right now (loopback). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Keeps the tail of a growing text (child stderr/stdout), bounded. */
-function tailBuffer(limit = 64 * 1024) {
+export function tailBuffer(limit = 64 * 1024) {
   let text = '';
   return {
     push(chunk) {
